@@ -1,0 +1,136 @@
+"""Data scope: the one place that decides what a user may see and change.
+
+Every page and every API endpoint asks here. A scope is a subtree of the area tree
+(or the whole tree, or nothing) for seeing, and another for changing; a resident sees
+only their own household.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from django.core.exceptions import PermissionDenied
+from django.db.models import QuerySet
+
+from tongxin.accounts.models import User, UserRole
+from tongxin.areas.models import Area
+
+if TYPE_CHECKING:
+    from tongxin.people.models import Resident
+
+# Roles that may change the register inside the area they can see.
+_EDITORS = {
+    UserRole.GRID_WORKER,
+    UserRole.COMMUNITY_WORKER,
+    UserRole.STREET_OFFICE,
+    UserRole.DISTRICT_OFFICE,
+    UserRole.ADMIN,
+}
+# Roles that see the register of their area (read only unless also editors).
+_REGISTER_READERS = _EDITORS | {UserRole.CADRE}
+
+
+@dataclass(frozen=True)
+class Scope:
+    """What one user may reach. ``everything`` trumps ``area``; with neither and no
+    ``household`` the user reaches nothing of the register."""
+
+    everything: bool = False
+    area: Area | None = None
+    household_id: int | None = None
+    can_change: bool = False
+    can_manage_users: bool = False
+
+    @property
+    def sees_register(self) -> bool:
+        return self.everything or self.area is not None or self.household_id is not None
+
+    def covers_area(self, area: Area) -> bool:
+        if self.everything:
+            return True
+        if self.area is not None:
+            return area.path.startswith(self.area.path)
+        return False
+
+    def areas(self, qs: QuerySet[Area] | None = None) -> QuerySet[Area]:
+        qs = Area.objects.all() if qs is None else qs
+        if self.everything:
+            return qs
+        if self.area is not None:
+            return qs.filter(path__startswith=self.area.path)
+        return qs.none()
+
+    def residents(self, qs: QuerySet[Resident] | None = None) -> QuerySet[Resident]:
+        from tongxin.people.models import Resident
+
+        qs = Resident.objects.all() if qs is None else qs
+        if self.everything:
+            return qs
+        if self.area is not None:
+            return qs.filter(household__path__startswith=self.area.path)
+        if self.household_id is not None:
+            return qs.filter(household_id=self.household_id)
+        return qs.none()
+
+    def covers_resident(self, resident: Resident) -> bool:
+        if self.everything:
+            return True
+        if self.area is not None:
+            return resident.household.path.startswith(self.area.path)
+        return self.household_id is not None and resident.household_id == self.household_id
+
+    def may_change_resident(self, resident: Resident) -> bool:
+        return self.can_change and self.covers_resident(resident)
+
+    def may_change_area(self, area: Area) -> bool:
+        return self.can_change and self.covers_area(area)
+
+
+def scope_for(user: User) -> Scope:
+    """THE data-scope function. Nothing else grants access to protected rows."""
+    if not user.is_authenticated or not user.is_active:
+        return Scope()
+    if user.role == UserRole.ADMIN:
+        return Scope(everything=True, can_change=True, can_manage_users=True)
+    if user.role == UserRole.RESIDENT:
+        household = user.resident.household_id if user.resident_id else None
+        return Scope(household_id=household)
+    if user.role in _REGISTER_READERS and user.area_id is not None:
+        return Scope(area=user.area, can_change=user.role in _EDITORS)
+    return Scope()
+
+
+def get_resident_for(user: User, pk: int, *, change: bool = False) -> Resident:
+    """Fetch a resident the user may see (or change), else 404 / 403.
+
+    A resident outside the scope answers 404, so a guessed URL does not even tell
+    whether that person exists."""
+    from django.http import Http404
+
+    scope = scope_for(user)
+    resident = scope.residents().select_related("household").filter(pk=pk).first()
+    if resident is None:
+        raise Http404
+    if change and not scope.may_change_resident(resident):
+        raise PermissionDenied
+    return resident
+
+
+def get_area_for(user: User, pk: int, *, change: bool = False) -> Area:
+    from django.http import Http404
+
+    scope = scope_for(user)
+    area = Area.objects.filter(pk=pk).first()
+    if area is None:
+        raise Http404
+    if not (scope.covers_area(area) or _is_ancestor_of_scope(scope, area)):
+        raise Http404
+    if change and not scope.may_change_area(area):
+        raise PermissionDenied
+    return area
+
+
+def _is_ancestor_of_scope(scope: Scope, area: Area) -> bool:
+    """The nodes above a user's own area are shown as the path to it (names only)."""
+    return scope.area is not None and scope.area.path.startswith(area.path)

@@ -1,0 +1,6 @@
+from django.urls import path
+
+from tongxin.accounts import views
+
+
+urlpatterns: list = []

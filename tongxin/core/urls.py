@@ -1,0 +1,6 @@
+from django.urls import path
+
+from tongxin.core import views
+
+
+urlpatterns: list = []

@@ -1,0 +1,282 @@
+"""The people of a community: residents in households, party members, cadres,
+volunteers and co-building units."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+from pypinyin import Style, lazy_pinyin
+
+from tongxin.areas.models import Area, Level
+from tongxin.people.idnumbers import clean_id_number, clean_phone, mask_id_number, mask_phone
+
+
+class CareTag(models.TextChoices):
+    """Groups that need care (重点关爱对象)."""
+
+    HARDSHIP = "hardship", _("困难家庭")
+    SUBSISTENCE = "subsistence", _("低保户")
+    ELDERLY_ALONE = "elderly_alone", _("空巢/独居老人")
+    DISABLED = "disabled", _("残疾人")
+    LEFT_BEHIND_CHILD = "left_behind_child", _("留守儿童")
+    UNEMPLOYED = "unemployed", _("下岗失业")
+    RELEASED = "released", _("刑释人员")
+    CORRECTION = "correction", _("社区矫正")
+    HOSPITALISED = "hospitalised", _("住院")
+    MIGRANT = "migrant", _("流动人口")
+
+
+class Gender(models.TextChoices):
+    MALE = "M", _("男")
+    FEMALE = "F", _("女")
+
+
+def pinyin_keys(name: str) -> tuple[str, str]:
+    """('zhangsan', 'zs') for 张三: what a worker types to find a person."""
+    syllables = lazy_pinyin(name, errors="ignore")
+    initials = lazy_pinyin(name, style=Style.FIRST_LETTER, errors="ignore")
+    return "".join(syllables).lower(), "".join(initials).lower()
+
+
+class ResidentQuerySet(models.QuerySet):
+    def search(self, q: str) -> ResidentQuerySet:
+        """Name, pinyin, pinyin initials, phone tail or address, whichever the text fits."""
+        q = q.strip()
+        if not q:
+            return self
+        if q.isdigit():
+            if len(q) <= 4:
+                return self.filter(phone_tail__startswith=q) | self.filter(
+                    household__room__startswith=q
+                )
+            return self.filter(phone__endswith=q) | self.filter(id_number__startswith=q)
+        if q.isascii():
+            q = q.lower().replace(" ", "")
+            return self.filter(name_initials__startswith=q) | self.filter(
+                name_pinyin__startswith=q
+            )
+        return (
+            self.filter(name__contains=q)
+            | self.filter(household__name__contains=q)
+            | self.filter(address_text__contains=q)
+        )
+
+    def tagged(self, tag: str) -> ResidentQuerySet:
+        return self.filter(tags__contains=f"|{tag}|")
+
+    def within(self, area: Area | None) -> ResidentQuerySet:
+        if area is None:
+            return self
+        return self.filter(household__path__startswith=area.path)
+
+
+class Resident(models.Model):
+    """A person in the resident register (居民), living in a household."""
+
+    name = models.CharField(_("姓名"), max_length=50)
+    gender = models.CharField(_("性别"), max_length=1, choices=Gender.choices, blank=True)
+    birth_date = models.DateField(_("出生日期"), null=True, blank=True)
+    id_number = models.CharField(
+        _("身份证号"), max_length=18, unique=True, null=True, blank=True
+    )
+    phone = models.CharField(_("电话"), max_length=20, blank=True)
+    household = models.ForeignKey(
+        Area, models.PROTECT, related_name="residents", verbose_name=_("户"),
+        limit_choices_to={"level": Level.HOUSEHOLD},
+    )
+    relation = models.CharField(_("与户主关系"), max_length=20, blank=True)
+    # Tags are stored "|a|b|" so one LIKE finds a tag on SQLite and PostgreSQL alike.
+    tags = models.CharField(_("关爱标签"), max_length=300, blank=True, default="")
+    note = models.TextField(_("备注"), blank=True)
+    # Search keys, kept in step with the name and address on save.
+    name_pinyin = models.CharField(max_length=200, editable=False, db_index=True)
+    name_initials = models.CharField(max_length=50, editable=False, db_index=True)
+    phone_tail = models.CharField(max_length=4, editable=False, db_index=True)
+    address_text = models.CharField(max_length=300, editable=False, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects = ResidentQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("居民")
+        verbose_name_plural = _("居民")
+        ordering = ["household__path", "id"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    # --- tags -----------------------------------------------------------------
+    @property
+    def tag_list(self) -> list[str]:
+        return [t for t in self.tags.split("|") if t]
+
+    @tag_list.setter
+    def tag_list(self, values: list[str]) -> None:
+        ordered = [t for t in CareTag.values if t in set(values)]
+        self.tags = f"|{'|'.join(ordered)}|" if ordered else ""
+
+    def tag_labels(self) -> list[str]:
+        labels = dict(CareTag.choices)
+        return [str(labels[t]) for t in self.tag_list if t in labels]
+
+    # --- personal data ----------------------------------------------------------
+    @property
+    def id_number_masked(self) -> str:
+        return mask_id_number(self.id_number or "")
+
+    @property
+    def phone_masked(self) -> str:
+        return mask_phone(self.phone)
+
+    def clean(self) -> None:
+        errors = {}
+        if self.id_number:
+            try:
+                self.id_number = clean_id_number(self.id_number)
+            except ValidationError as e:
+                errors["id_number"] = e.messages
+        else:
+            self.id_number = None
+        if self.phone:
+            try:
+                self.phone = clean_phone(self.phone)
+            except ValidationError as e:
+                errors["phone"] = e.messages
+        if errors:
+            raise ValidationError(errors)
+
+    def refresh_search_keys(self) -> None:
+        self.name_pinyin, self.name_initials = pinyin_keys(self.name)
+        self.phone_tail = self.phone[-4:] if self.phone else ""
+        if self.household_id:
+            self.address_text = self.household.full_name()[-300:]
+
+    def save(self, *args, **kwargs) -> None:
+        self.refresh_search_keys()
+        if not self.id_number:
+            self.id_number = None
+        super().save(*args, **kwargs)
+
+
+class PartyMemberKind(models.TextChoices):
+    EMPLOYED = "employed", _("在职党员")
+    RETIRED = "retired", _("离退休党员")
+    MOBILE = "mobile", _("流动党员")
+    NO_OFFICE = "no_office", _("无职党员")
+
+
+class PartyPost(models.TextChoices):
+    """Posts for members without office (无职党员设岗定责)."""
+
+    POLICY = "policy", _("政策法规宣传岗")
+    LIVELIHOOD = "livelihood", _("民生事务岗")
+    SECURITY = "security", _("社会治安维护岗")
+    CIVILITY = "civility", _("文明新风倡导岗")
+    ENVIRONMENT = "environment", _("环境卫生治理岗")
+
+
+class PartyMember(models.Model):
+    """A party member (党员): their branch, kind, post and the community where they
+    live and have registered (双报到)."""
+
+    name = models.CharField(_("姓名"), max_length=50)
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, models.SET_NULL, null=True, blank=True,
+        related_name="party_member",
+    )
+    resident = models.OneToOneField(
+        Resident, models.SET_NULL, null=True, blank=True, related_name="party_member"
+    )
+    branch = models.ForeignKey(
+        "party.PartyOrg", models.PROTECT, related_name="members", verbose_name=_("所在支部")
+    )
+    kind = models.CharField(_("类别"), max_length=20, choices=PartyMemberKind.choices)
+    post = models.CharField(_("设岗"), max_length=20, choices=PartyPost.choices, blank=True)
+    phone = models.CharField(_("电话"), max_length=20, blank=True)
+    joined_on = models.DateField(_("入党日期"), null=True, blank=True)
+    home_community = models.ForeignKey(
+        Area, models.SET_NULL, null=True, blank=True, related_name="registered_members",
+        verbose_name=_("双报到社区"), limit_choices_to={"level": Level.COMMUNITY},
+    )
+    registered_on = models.DateField(_("报到日期"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("党员")
+        verbose_name_plural = _("党员")
+        ordering = ["branch", "name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def phone_masked(self) -> str:
+        return mask_phone(self.phone)
+
+
+class Cadre(models.Model):
+    """An office cadre (机关干部/驻点干部) linked to a community (四联系)."""
+
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, models.CASCADE, related_name="cadre")
+    unit = models.CharField(_("单位"), max_length=100)
+    post = models.CharField(_("职务"), max_length=100, blank=True)
+    community = models.ForeignKey(
+        Area, models.SET_NULL, null=True, blank=True, related_name="cadres",
+        verbose_name=_("联系社区"), limit_choices_to={"level": Level.COMMUNITY},
+    )
+    motto = models.CharField(_("工作理念"), max_length=200, blank=True)
+
+    class Meta:
+        verbose_name = _("机关干部")
+        verbose_name_plural = _("机关干部")
+
+    def __str__(self) -> str:
+        return str(self.user)
+
+
+class Volunteer(models.Model):
+    """A registered volunteer (志愿者)."""
+
+    name = models.CharField(_("姓名"), max_length=50)
+    resident = models.OneToOneField(
+        Resident, models.SET_NULL, null=True, blank=True, related_name="volunteer"
+    )
+    phone = models.CharField(_("电话"), max_length=20, blank=True)
+    community = models.ForeignKey(
+        Area, models.PROTECT, related_name="volunteers", verbose_name=_("所属社区"),
+        limit_choices_to={"level": Level.COMMUNITY},
+    )
+    skills = models.CharField(_("特长"), max_length=200, blank=True)
+    registered_on = models.DateField(_("注册日期"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("志愿者")
+        verbose_name_plural = _("志愿者")
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class CoBuildingUnit(models.Model):
+    """An organisation paired with communities (共建单位/驻社区单位)."""
+
+    name = models.CharField(_("单位名称"), max_length=100, unique=True)
+    kind = models.CharField(_("类型"), max_length=50, blank=True)
+    contact_name = models.CharField(_("联系人"), max_length=50, blank=True)
+    contact_phone = models.CharField(_("联系电话"), max_length=20, blank=True)
+    communities = models.ManyToManyField(
+        Area, related_name="co_building_units", blank=True, verbose_name=_("结对社区")
+    )
+    branches = models.ManyToManyField(
+        "party.PartyOrg", related_name="co_building_units", blank=True,
+        verbose_name=_("结对支部"),
+    )
+
+    class Meta:
+        verbose_name = _("共建单位")
+        verbose_name_plural = _("共建单位")
+
+    def __str__(self) -> str:
+        return self.name

@@ -1,0 +1,12 @@
+from django.contrib import admin
+from django.urls import include, path
+
+urlpatterns = [
+    path("", include("tongxin.core.urls")),
+    path("", include("tongxin.accounts.urls")),
+    path("areas/", include("tongxin.areas.urls")),
+    path("residents/", include("tongxin.people.urls")),
+    path("party/", include("tongxin.party.urls")),
+    path("i18n/", include("django.conf.urls.i18n")),
+    path("django-admin/", admin.site.urls),
+]
