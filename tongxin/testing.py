@@ -13,17 +13,17 @@ from tongxin.people.models import PartyMember, PartyMemberKind, Resident
 PASSWORD = "Tongxin@2026"
 
 # Valid (check digit and all) made-up ID numbers.
-ID_A1 = "510304198001011233"
-ID_A2 = "510304195503150021"
-ID_B1 = "510304199002021445"
+ID_A1 = "510321198001011233"
+ID_A2 = "510321195503150029"
+ID_B1 = "510321199002021446"
 
 
-def valid_id(seq: int, birth: str = "19800101", region: str = "510304") -> str:
+def valid_id(seq: int, birth: str = "19800101", region: str = "510321") -> str:
     """The ``seq``-th valid ID number for a region and birth date (check digit computed)."""
     from stdnum.cn import ric
 
     body = f"{region}{birth}{seq % 1000:03d}"
-    return body + ric.calc_check_digit(body)
+    return body + ric.calc_check_digit(body + "0")
 
 
 @dataclass

@@ -41,6 +41,14 @@ class Scope:
     household_id: int | None = None
     can_change: bool = False
     can_manage_users: bool = False
+    # Party organisations (names, members with masked phones) a user may browse.
+    org_everything: bool = False
+    org_area: Area | None = None
+
+    @property
+    def sees_area_tree(self) -> bool:
+        """Staff whose work covers an area (not a resident looking at their own home)."""
+        return self.everything or self.area is not None
 
     @property
     def sees_register(self) -> bool:
@@ -86,19 +94,38 @@ class Scope:
     def may_change_area(self, area: Area) -> bool:
         return self.can_change and self.covers_area(area)
 
+    @property
+    def sees_party_orgs(self) -> bool:
+        return self.org_everything or self.org_area is not None
+
+    def party_orgs(self, qs=None):
+        from tongxin.party.models import PartyOrg
+
+        qs = PartyOrg.objects.all() if qs is None else qs
+        if self.org_everything:
+            return qs
+        if self.org_area is not None:
+            return qs.filter(area__path__startswith=self.org_area.path)
+        return qs.none()
+
 
 def scope_for(user: User) -> Scope:
     """THE data-scope function. Nothing else grants access to protected rows."""
     if not user.is_authenticated or not user.is_active:
         return Scope()
     if user.role == UserRole.ADMIN:
-        return Scope(everything=True, can_change=True, can_manage_users=True)
+        return Scope(
+            everything=True, can_change=True, can_manage_users=True, org_everything=True
+        )
     if user.role == UserRole.RESIDENT:
         household = user.resident.household_id if user.resident_id else None
         return Scope(household_id=household)
-    if user.role in _REGISTER_READERS and user.area_id is not None:
-        return Scope(area=user.area, can_change=user.role in _EDITORS)
-    return Scope()
+    if user.area_id is None:
+        return Scope()
+    if user.role in _REGISTER_READERS:
+        return Scope(area=user.area, can_change=user.role in _EDITORS, org_area=user.area)
+    # Party members: their community's party organisations, none of the register.
+    return Scope(org_area=user.area)
 
 
 def get_resident_for(user: User, pk: int, *, change: bool = False) -> Resident:

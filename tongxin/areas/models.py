@@ -36,12 +36,9 @@ class AreaQuerySet(MP_NodeQuerySet):
         return self.exclude(level=Level.HOUSEHOLD)
 
 
-class AreaManager(MP_NodeManager):
+class AreaManager(MP_NodeManager.from_queryset(AreaQuerySet)):  # type: ignore[misc]
     def get_queryset(self) -> AreaQuerySet:
         return AreaQuerySet(self.model, using=self._db).order_by("path")
-
-    def within(self, *args, **kwargs) -> AreaQuerySet:
-        return self.get_queryset().within(*args, **kwargs)
 
 
 class Area(MP_Node):

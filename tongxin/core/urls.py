@@ -2,5 +2,7 @@ from django.urls import path
 
 from tongxin.core import views
 
-
-urlpatterns: list = []
+urlpatterns = [
+    path("", views.home, name="home"),
+    path("healthz", views.healthz, name="healthz"),
+]

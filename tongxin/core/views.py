@@ -1,1 +1,77 @@
-"""Views."""
+from __future__ import annotations
+
+import datetime as dt
+
+from django.contrib.auth.decorators import login_required
+from django.db import connection
+from django.db.models import Count, Q
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import render
+from django.utils import timezone
+
+from tongxin.accounts.models import UserRole
+from tongxin.accounts.scope import Scope, scope_for
+from tongxin.areas.models import Area, Level, Responsibility
+from tongxin.people.models import CareTag, PartyMember, Resident
+
+
+def healthz(request: HttpRequest) -> JsonResponse:
+    """For load balancers and monitoring: the process is up and the database answers."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 1")
+    return JsonResponse({"status": "ok"})
+
+
+def tag_counts(residents) -> list[tuple[str, str, int]]:
+    """(tag, label, count) for every care tag: one query with a conditional count each."""
+    counts = residents.aggregate(
+        **{t: Count("id", filter=Q(tags__contains=f"|{t}|")) for t in CareTag.values}
+    )
+    return [(t, str(label), counts[t]) for t, label in CareTag.choices]
+
+
+def absent_in(area: Area, today: dt.date):
+    """Responsible persons away today inside the area: whose work passes to the next."""
+    return (
+        Responsibility.objects.filter(area__path__startswith=area.path)
+        .filter(Q(absent_from__isnull=False) | Q(absent_until__isnull=False))
+        .filter(Q(absent_from__isnull=True) | Q(absent_from__lte=today))
+        .filter(Q(absent_until__isnull=True) | Q(absent_until__gte=today))
+        .select_related("user", "area")
+        .order_by("area__path", "position")
+    )
+
+
+def _staff_context(scope: Scope, today: dt.date) -> dict:
+    residents = scope.residents()
+    root = scope.area
+    children = Area.objects.filter(level=Level.COMMUNITY)
+    if root is not None:
+        children = Area.objects.filter(path__startswith=root.path, depth=root.depth + 1)
+    return {
+        "resident_count": residents.count(),
+        "household_count": scope.areas().filter(level=Level.HOUSEHOLD).count(),
+        "tags": tag_counts(residents),
+        "children": children.order_by("path")[:50],
+        "absent": list(absent_in(root, today)[:20]) if root else [],
+    }
+
+
+@login_required
+def home(request: HttpRequest) -> HttpResponse:
+    user = request.user
+    scope = scope_for(user)
+    today = timezone.localdate()
+    context: dict = {"nav_section": "home", "scope": scope, "today": today}
+    if scope.sees_area_tree:
+        context.update(_staff_context(scope, today))
+        context["can_import"] = scope.can_change
+    if user.role == UserRole.RESIDENT and scope.household_id:
+        context["household"] = Area.objects.get(pk=scope.household_id)
+        context["members"] = Resident.objects.filter(household_id=scope.household_id)
+    if user.role == UserRole.PARTY_MEMBER:
+        context["membership"] = (
+            PartyMember.objects.select_related("branch", "home_community")
+            .filter(user=user).first()
+        )
+    return render(request, "core/home.html", context)

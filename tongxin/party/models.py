@@ -27,12 +27,9 @@ class PartyOrgQuerySet(MP_NodeQuerySet):
         return self.filter(area__path__startswith=area.path)
 
 
-class PartyOrgManager(MP_NodeManager):
+class PartyOrgManager(MP_NodeManager.from_queryset(PartyOrgQuerySet)):  # type: ignore[misc]
     def get_queryset(self) -> PartyOrgQuerySet:
         return PartyOrgQuerySet(self.model, using=self._db).order_by("path")
-
-    def within(self, *args, **kwargs) -> PartyOrgQuerySet:
-        return self.get_queryset().within(*args, **kwargs)
 
 
 class PartyOrg(MP_Node):
