@@ -95,3 +95,14 @@ def test_a_worker_cannot_register_into_another_community(client, world):
     r = client.post(reverse("people:new"), data)
     assert r.status_code == 200 and "building" in r.context["form"].errors
     assert not Resident.objects.filter(name="越界").exists()
+
+
+def test_several_words_narrow_the_search(client, world):
+    client.force_login(world.worker_a)
+
+    def names(q):
+        return {r.name for r in client.get(reverse("people:list"), {"q": q}).context["page"]}
+
+    assert names("仁和家园 1栋 李") == {"李淑芬"}
+    assert names("1栋 zs") == {"张三"}
+    assert names("仁和家园 5栋") == set()
