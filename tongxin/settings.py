@@ -182,9 +182,7 @@ TONGXIN_IMPORT_MAX_BYTES = 20 * 1024 * 1024
 # --- Background work (django-tasks, the API Django 6 took in) --------------------
 TASKS = {
     "default": {
-        "BACKEND": os.environ.get(
-            "TONGXIN_TASKS_BACKEND", "django_tasks_db.DatabaseBackend"
-        ),
+        "BACKEND": os.environ.get("TONGXIN_TASKS_BACKEND", "django_tasks_db.DatabaseBackend"),
     }
 }
 

@@ -97,7 +97,10 @@ def build_world() -> World:
         name="张三", id_number=ID_A1, phone="13800001234", household=h_a1, tags="|hardship|"
     )
     r_a2 = Resident.objects.create(
-        name="李淑芬", id_number=ID_A2, phone="13900005678", household=h_a2,
+        name="李淑芬",
+        id_number=ID_A2,
+        phone="13900005678",
+        household=h_a2,
         tags="|elderly_alone|",
     )
     r_b1 = Resident.objects.create(
@@ -109,19 +112,31 @@ def build_world() -> World:
 
     party_user = make_user("party_a", UserRole.PARTY_MEMBER, community_a, "党员甲")
     PartyMember.objects.create(
-        name="党员甲", user=party_user, branch=branch_a, kind=PartyMemberKind.RETIRED,
-        home_community=community_a, phone="13600001111",
+        name="党员甲",
+        user=party_user,
+        branch=branch_a,
+        kind=PartyMemberKind.RETIRED,
+        home_community=community_a,
+        phone="13600001111",
     )
     grid_worker = make_user("grid_a", UserRole.GRID_WORKER, grid_a, "网格员甲")
-    Responsibility.objects.create(
-        area=grid_a, user=grid_worker, role=Role.GRID_WORKER, position=1
-    )
+    Responsibility.objects.create(area=grid_a, user=grid_worker, role=Role.GRID_WORKER, position=1)
     return World(
-        district=district, street=street, community_a=community_a, community_b=community_b,
-        grid_a=grid_a, building_a=building_a,
-        household_a1=h_a1, household_a2=h_a2, household_b1=h_b1,
-        resident_a1=r_a1, resident_a2=r_a2, resident_b1=r_b1,
-        committee=committee, branch_a=branch_a, branch_b=branch_b,
+        district=district,
+        street=street,
+        community_a=community_a,
+        community_b=community_b,
+        grid_a=grid_a,
+        building_a=building_a,
+        household_a1=h_a1,
+        household_a2=h_a2,
+        household_b1=h_b1,
+        resident_a1=r_a1,
+        resident_a2=r_a2,
+        resident_b1=r_b1,
+        committee=committee,
+        branch_a=branch_a,
+        branch_b=branch_b,
         admin=make_user("admin", UserRole.ADMIN, None, "管理员"),
         district_office=make_user("district", UserRole.DISTRICT_OFFICE, district, "区一线办"),
         street_office=make_user("street", UserRole.STREET_OFFICE, street, "街道办"),
@@ -130,7 +145,5 @@ def build_world() -> World:
         grid_worker_a=grid_worker,
         cadre_a=make_user("cadre_a", UserRole.CADRE, community_a, "干部甲"),
         party_member_a=party_user,
-        resident_user_a=make_user(
-            "resident_a", UserRole.RESIDENT, None, "张三", resident=r_a1
-        ),
+        resident_user_a=make_user("resident_a", UserRole.RESIDENT, None, "张三", resident=r_a1),
     )

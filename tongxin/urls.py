@@ -5,6 +5,7 @@ urlpatterns = [
     path("", include("tongxin.core.urls")),
     path("", include("tongxin.accounts.urls")),
     path("areas/", include("tongxin.areas.urls")),
+    path("residents/import/", include("tongxin.people.import_urls")),
     path("residents/", include("tongxin.people.urls")),
     path("party/", include("tongxin.party.urls")),
     path("i18n/", include("django.conf.urls.i18n")),

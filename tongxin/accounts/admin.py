@@ -10,4 +10,7 @@ class UserAdmin(BaseUserAdmin):
     list_filter = ["role", "is_active"]
     search_fields = ["username", "full_name"]
     raw_id_fields = ["area", "resident"]
-    fieldsets = (*BaseUserAdmin.fieldsets, ("同心", {"fields": ("full_name", "role", "area", "phone", "resident")}))
+    fieldsets = (
+        *BaseUserAdmin.fieldsets,
+        ("同心", {"fields": ("full_name", "role", "area", "phone", "resident")}),
+    )

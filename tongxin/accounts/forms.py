@@ -38,10 +38,13 @@ class AreaChoiceField(forms.ModelChoiceField):
 class UserForm(StyledForm, forms.ModelForm):
     area = AreaChoiceField(
         queryset=Area.objects.above_households().exclude(level=Level.BUILDING),
-        required=False, label=_("负责区域"),
+        required=False,
+        label=_("负责区域"),
     )
     password = forms.CharField(
-        label=_("初始密码"), widget=forms.PasswordInput(render_value=False), required=False,
+        label=_("初始密码"),
+        widget=forms.PasswordInput(render_value=False),
+        required=False,
         help_text=_("新建账号必填;修改时留空表示不变。"),
     )
 

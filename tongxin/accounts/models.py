@@ -26,13 +26,21 @@ class User(AbstractUser):
     full_name = models.CharField(_("姓名"), max_length=50)
     role = models.CharField(_("角色"), max_length=20, choices=UserRole.choices)
     area = models.ForeignKey(
-        "areas.Area", models.PROTECT, null=True, blank=True, related_name="users",
+        "areas.Area",
+        models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="users",
         verbose_name=_("负责区域"),
     )
     phone = models.CharField(_("手机号"), max_length=20, blank=True)
     # A resident or party member's own entry in the register, when there is one.
     resident = models.OneToOneField(
-        "people.Resident", models.SET_NULL, null=True, blank=True, related_name="account",
+        "people.Resident",
+        models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="account",
         verbose_name=_("对应居民"),
     )
 

@@ -114,9 +114,7 @@ def scope_for(user: User) -> Scope:
     if not user.is_authenticated or not user.is_active:
         return Scope()
     if user.role == UserRole.ADMIN:
-        return Scope(
-            everything=True, can_change=True, can_manage_users=True, org_everything=True
-        )
+        return Scope(everything=True, can_change=True, can_manage_users=True, org_everything=True)
     if user.role == UserRole.RESIDENT:
         household = user.resident.household_id if user.resident_id else None
         return Scope(household_id=household)

@@ -39,7 +39,8 @@ def user_list(request: HttpRequest) -> HttpResponse:
         users = users.filter(role=role)
     page = Paginator(users, 50).get_page(request.GET.get("page"))
     return render(
-        request, "accounts/user_list.html",
+        request,
+        "accounts/user_list.html",
         {"page": page, "q": q, "role": role, "roles": UserRole.choices, "nav_section": "users"},
     )
 
@@ -57,12 +58,17 @@ def user_edit(request: HttpRequest, pk: int | None = None) -> HttpResponse:
             changed = ", ".join(f for f in form.changed_data if f != "password")
             if form.cleaned_data.get("password"):
                 changed = f"{changed}, password" if changed else "password"
-            record(request, AuditEntry.Action.USER_ADMIN, saved,
-                   ("新建" if user is None else "修改") + f": {changed}")
+            record(
+                request,
+                AuditEntry.Action.USER_ADMIN,
+                saved,
+                ("新建" if user is None else "修改") + f": {changed}",
+            )
             messages.success(request, _("账号 %(name)s 已保存。") % {"name": saved.username})
             return redirect("users")
     return render(
-        request, "accounts/user_form.html",
+        request,
+        "accounts/user_form.html",
         {"form": form, "edited": user, "nav_section": "users"},
     )
 
@@ -77,7 +83,12 @@ def audit_log(request: HttpRequest) -> HttpResponse:
         entries = entries.filter(action=action)
     page = Paginator(entries, 50).get_page(request.GET.get("page"))
     return render(
-        request, "accounts/audit_log.html",
-        {"page": page, "action": action, "actions": AuditEntry.Action.choices,
-         "nav_section": "users"},
+        request,
+        "accounts/audit_log.html",
+        {
+            "page": page,
+            "action": action,
+            "actions": AuditEntry.Action.choices,
+            "nav_section": "users",
+        },
     )

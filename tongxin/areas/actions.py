@@ -45,8 +45,12 @@ def move_up(request: HttpRequest, r: Responsibility) -> None:
 def set_absence(request: HttpRequest, r: Responsibility, start, end, reason: str) -> None:
     r.absent_from, r.absent_until, r.absence_reason = start, end, reason
     r.save(update_fields=["absent_from", "absent_until", "absence_reason"])
-    record(request, AuditEntry.Action.CHANGE, r.area,
-           f"{r.user} 离岗 {start or ''}–{end or ''} {reason}")
+    record(
+        request,
+        AuditEntry.Action.CHANGE,
+        r.area,
+        f"{r.user} 离岗 {start or ''}–{end or ''} {reason}",
+    )
 
 
 @transaction.atomic

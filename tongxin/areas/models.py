@@ -1,4 +1,4 @@
-"""The area tree (区 > 街道 > 社区/村 > 小区 > 片区 > 楼栋 > 户) and its chains of responsibility."""
+"""The area tree (区 > 街道 > 社区 > 小区 > 片区 > 楼栋 > 户) and its responsible chains."""
 
 from __future__ import annotations
 
@@ -122,7 +122,9 @@ class Responsibility(models.Model):
 
     area = models.ForeignKey(Area, models.CASCADE, related_name="responsibilities")
     user = models.ForeignKey(
-        settings.AUTH_USER_MODEL, models.CASCADE, related_name="responsibilities",
+        settings.AUTH_USER_MODEL,
+        models.CASCADE,
+        related_name="responsibilities",
         verbose_name=_("责任人"),
     )
     role = models.CharField(_("职责"), max_length=30, choices=Role.choices)

@@ -30,8 +30,7 @@ def tree(request: HttpRequest) -> HttpResponse:
     if not scope.sees_area_tree:
         raise PermissionDenied
     roots = (
-        Area.objects.filter(depth=1) if scope.everything
-        else Area.objects.filter(pk=scope.area.pk)
+        Area.objects.filter(depth=1) if scope.everything else Area.objects.filter(pk=scope.area.pk)
     )
     return render(request, "areas/tree.html", {"roots": roots, "nav_section": "areas"})
 
@@ -93,7 +92,9 @@ def absence(request: HttpRequest, area_pk: int, pk: int) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         d = form.cleaned_data
         actions.set_absence(request, r, d["absent_from"], d["absent_until"], d["absence_reason"])
-        messages.success(request, _("已登记 %(name)s 离岗,期间工作由下一顺位递补。") % {"name": r.user})
+        messages.success(
+            request, _("已登记 %(name)s 离岗,期间工作由下一顺位递补。") % {"name": r.user}
+        )
         return redirect("areas:detail", area_pk)
     return render(request, "areas/absence.html", {"form": form, "r": r, "nav_section": "areas"})
 

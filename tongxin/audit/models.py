@@ -21,7 +21,9 @@ class AuditEntry(models.Model):
 
     at = models.DateTimeField(_("时间"), auto_now_add=True, db_index=True)
     user = models.ForeignKey(
-        settings.AUTH_USER_MODEL, models.PROTECT, related_name="audit_entries",
+        settings.AUTH_USER_MODEL,
+        models.PROTECT,
+        related_name="audit_entries",
         verbose_name=_("操作人"),
     )
     action = models.CharField(_("操作"), max_length=20, choices=Action.choices)
@@ -38,7 +40,9 @@ class AuditEntry(models.Model):
         ordering = ["-at", "-id"]
 
     def __str__(self) -> str:
-        return f"{self.at:%Y-%m-%d %H:%M} {self.user} {self.get_action_display()} {self.target_label}"
+        return (
+            f"{self.at:%Y-%m-%d %H:%M} {self.user} {self.get_action_display()} {self.target_label}"
+        )
 
 
 def client_ip(request: HttpRequest) -> str | None:
@@ -51,9 +55,7 @@ def client_ip(request: HttpRequest) -> str | None:
     return request.META.get("REMOTE_ADDR") or None
 
 
-def record(
-    request: HttpRequest, action: str, obj: models.Model, detail: str = ""
-) -> AuditEntry:
+def record(request: HttpRequest, action: str, obj: models.Model, detail: str = "") -> AuditEntry:
     return AuditEntry.objects.create(
         user=request.user,
         action=action,

@@ -71,7 +71,6 @@ def home(request: HttpRequest) -> HttpResponse:
         context["members"] = Resident.objects.filter(household_id=scope.household_id)
     if user.role == UserRole.PARTY_MEMBER:
         context["membership"] = (
-            PartyMember.objects.select_related("branch", "home_community")
-            .filter(user=user).first()
+            PartyMember.objects.select_related("branch", "home_community").filter(user=user).first()
         )
     return render(request, "core/home.html", context)

@@ -94,17 +94,30 @@ _DEMO_FAMILIES = (
 
 # Household make-up: kind, weight. Mean size about 2.6.
 _FAMILY_KINDS = (
-    ("single_elder", 12), ("single_young", 10), ("couple_elder", 16), ("couple_young", 6),
-    ("parent_child", 5), ("nuclear1", 23), ("nuclear2", 7), ("three_gen4", 6),
-    ("three_gen5", 6), ("skip_gen", 3), ("big6", 3), ("elder_adult_child", 3),
+    ("single_elder", 12),
+    ("single_young", 10),
+    ("couple_elder", 16),
+    ("couple_young", 6),
+    ("parent_child", 5),
+    ("nuclear1", 23),
+    ("nuclear2", 7),
+    ("three_gen4", 6),
+    ("three_gen5", 6),
+    ("skip_gen", 3),
+    ("big6", 3),
+    ("elder_adult_child", 3),
 )
 _MIGRANT_KINDS = (("single_young", 40), ("couple_young", 25), ("nuclear1", 30), ("nuclear2", 5))
 _MIGRANT_HOUSEHOLD_SHARE = 0.11  # about 8% of the people
 
 # Party members: the kind mix of each sort of branch, and the ages each kind has.
 _KIND_MIX = {
-    "estate": ((PartyMemberKind.RETIRED, 38), (PartyMemberKind.EMPLOYED, 30),
-               (PartyMemberKind.NO_OFFICE, 25), (PartyMemberKind.MOBILE, 7)),
+    "estate": (
+        (PartyMemberKind.RETIRED, 38),
+        (PartyMemberKind.EMPLOYED, 30),
+        (PartyMemberKind.NO_OFFICE, 25),
+        (PartyMemberKind.MOBILE, 7),
+    ),
     "retired": ((PartyMemberKind.RETIRED, 92), (PartyMemberKind.NO_OFFICE, 8)),
     "mobile": ((PartyMemberKind.MOBILE, 1),),
     "nonpublic": ((PartyMemberKind.EMPLOYED, 9), (PartyMemberKind.MOBILE, 1)),
@@ -118,8 +131,10 @@ _KIND_AGES = {
 }
 _BRANCH_WEIGHT = {"retired": 1.5, "mobile": 0.6, "nonpublic": 0.8, "employed": 0.8}
 _REGISTERS = {  # share of each kind registered at their home community (双报到)
-    PartyMemberKind.EMPLOYED: 0.95, PartyMemberKind.RETIRED: 0.85,
-    PartyMemberKind.NO_OFFICE: 0.9, PartyMemberKind.MOBILE: 0.4,
+    PartyMemberKind.EMPLOYED: 0.95,
+    PartyMemberKind.RETIRED: 0.85,
+    PartyMemberKind.NO_OFFICE: 0.9,
+    PartyMemberKind.MOBILE: 0.4,
 }
 _NOT_FOR_DUTIES = {CareTag.RELEASED, CareTag.CORRECTION, CareTag.HOSPITALISED}
 
@@ -284,7 +299,10 @@ class _Builder:
         self, full_name: str, role: str, area: Area | None, person: _Person | None = None
     ) -> User:
         user = User(
-            username=self.username(full_name), full_name=full_name, role=role, area=area,
+            username=self.username(full_name),
+            full_name=full_name,
+            role=role,
+            area=area,
             password=make_password(None),  # unusable: these people get a password later
             phone=person.resident.phone if person else self.phone(),
             resident=person.resident if person else None,
@@ -372,8 +390,12 @@ class _Builder:
                         grid.buildings.append(building)
                         self.buildings.append(building)
                         h_areas = [
-                            Area(name=f"{u}单元{room}室", level=Level.HOUSEHOLD,
-                                 unit=str(u), room=room)
+                            Area(
+                                name=f"{u}单元{room}室",
+                                level=Level.HOUSEHOLD,
+                                unit=str(u),
+                                room=room,
+                            )
                             for u, room in self._rooms(hh, style)
                         ]
                         plan_children(b_area, h_areas)
@@ -382,8 +404,14 @@ class _Builder:
                             self.homes.append(
                                 _Home(h, building, rng.random() < _MIGRANT_HOUSEHOLD_SHARE)
                             )
-        for level in (Level.STREET, Level.COMMUNITY, Level.ESTATE, Level.ZONE,
-                      Level.BUILDING, Level.HOUSEHOLD):
+        for level in (
+            Level.STREET,
+            Level.COMMUNITY,
+            Level.ESTATE,
+            Level.ZONE,
+            Level.BUILDING,
+            Level.HOUSEHOLD,
+        ):
             Area.objects.bulk_create(levels[level], batch_size=2000)
         c = self.counts
         c["communities"] = len(communities)
@@ -435,10 +463,13 @@ class _Builder:
                 else:
                     has_phone = age >= 12 and self.rng.random() < 0.5
                 resident = Resident(
-                    name=name, gender=gender, birth_date=birth,
+                    name=name,
+                    gender=gender,
+                    birth_date=birth,
                     id_number=self.id_number(birth, gender, home.migrant),
                     phone=self.phone() if has_phone else "",
-                    household=home.area, relation=relation,
+                    household=home.area,
+                    relation=relation,
                 )
                 person = _Person(resident, age, home, len(people))
                 home.people.append(person)
@@ -489,10 +520,12 @@ class _Builder:
             mother_surname = spouse_surname if g == "M" else head_surname
             return age, mother_age, father_surname, mother_surname
 
-        def children(mother_age: int, father_surname: str, mother_surname: str, n: int,
-                     adult: bool = False) -> None:
-            ages = sorted((max(0, mother_age - rng.randint(22, 36)) for _ in range(n)),
-                          reverse=True)
+        def children(
+            mother_age: int, father_surname: str, mother_surname: str, n: int, adult: bool = False
+        ) -> None:
+            ages = sorted(
+                (max(0, mother_age - rng.randint(22, 36)) for _ in range(n)), reverse=True
+            )
             for a in ages:
                 if adult:
                     a = max(22, a)
@@ -512,8 +545,14 @@ class _Builder:
             age = tri(35, 62, 45)
             out.append(("户主", g, age, head_surname))
             child_age = max(3, age - rng.randint(22, 34))
-            out.append(("子女", child_gender(), child_age,
-                        head_surname if g == "M" or rng.random() < 0.3 else self.surname()))
+            out.append(
+                (
+                    "子女",
+                    child_gender(),
+                    child_age,
+                    head_surname if g == "M" or rng.random() < 0.3 else self.surname(),
+                )
+            )
         elif kind == "nuclear1":
             _, mother, fs, ms = couple(27, 56, 38)
             children(mother, fs, ms, 1)
@@ -594,7 +633,8 @@ class _Builder:
         tag_people(CareTag.DISABLED, target(0.02), [p for p in people if p.age >= 6])
         children = [p for p in people if p.age < 16]
         tag_people(
-            CareTag.LEFT_BEHIND_CHILD, target(0.005),
+            CareTag.LEFT_BEHIND_CHILD,
+            target(0.005),
             [p for p in children if p.home.kind == "skip_gen"],
             [p for p in children if p.age >= 6],
         )
@@ -602,9 +642,11 @@ class _Builder:
         working_age_men = [p for p in people if 22 <= p.age <= 60 and p.resident.gender == "M"]
         working_age = [p for p in people if 22 <= p.age <= 60]
         tag_people(CareTag.RELEASED, target(0.001), working_age_men, working_age)
-        tag_people(CareTag.CORRECTION, target(0.0005), [
-            p for p in working_age if CareTag.RELEASED not in p.tags
-        ])
+        tag_people(
+            CareTag.CORRECTION,
+            target(0.0005),
+            [p for p in working_age if CareTag.RELEASED not in p.tags],
+        )
         tag_people(CareTag.HOSPITALISED, target(0.003), [p for p in people if p.age >= 50], people)
 
     # --- demo accounts ---------------------------------------------------------------
@@ -613,15 +655,23 @@ class _Builder:
         first_grid = self.grids[0].area
         jumin_person, dangyuan_person = self.people[0], self.homes[1].people[0]
         areas = {
-            "admin": None, "quyixian": self.district, "jiedao": self.street,
-            "shequ": renhe, "shequ2": self.communities[1], "wangge": first_grid,
-            "dangyuan": renhe, "ganbu": renhe, "jumin": None,
+            "admin": None,
+            "quyixian": self.district,
+            "jiedao": self.street,
+            "shequ": renhe,
+            "shequ2": self.communities[1],
+            "wangge": first_grid,
+            "dangyuan": renhe,
+            "ganbu": renhe,
+            "jumin": None,
         }
         linked = {"dangyuan": dangyuan_person, "jumin": jumin_person}
         for account in DEMO_ACCOUNTS:
             person = linked.get(account.username)
             user = User(
-                username=account.username, full_name=account.full_name, role=account.role,
+                username=account.username,
+                full_name=account.full_name,
+                role=account.role,
                 area=areas[account.username],
                 phone=person.resident.phone if person else self.phone(),
                 resident=person.resident if person else None,
@@ -636,8 +686,12 @@ class _Builder:
     # --- party -----------------------------------------------------------------------
     def plan_party(self) -> None:
         rng = self.rng
-        root = PartyOrg(name="龙井街党工委", kind=OrgKind.WORKING_COMMITTEE, area=self.street,
-                        secretary=self.person_name(rng.randint(42, 55)))
+        root = PartyOrg(
+            name="龙井街党工委",
+            kind=OrgKind.WORKING_COMMITTEE,
+            area=self.street,
+            secretary=self.person_name(rng.randint(42, 55)),
+        )
         bulk_add_children(None, [root])
         self.party_root = root
         self.community_orgs: list[PartyOrg] = []
@@ -694,7 +748,8 @@ class _Builder:
         for ci in range(len(self.communities)):
             mine = [(b, sort, estate) for b, sort, c, estate in self.branches if c == ci]
             w = [
-                sum(1 for g in self.grids if g.estate is estate) if sort == "estate"
+                sum(1 for g in self.grids if g.estate is estate)
+                if sort == "estate"
                 else _BRANCH_WEIGHT[sort]
                 for _, sort, estate in mine
             ]
@@ -712,8 +767,9 @@ class _Builder:
         # The demo resident stays a plain resident; the demo party member comes first.
         taken: set[int] = {self.dangyuan_person.index, self.people[0].index}
 
-        def take(pool: list[_Person], lo: int, hi: int,
-                 extra: Callable[[_Person], bool] | None = None) -> _Person | None:
+        def take(
+            pool: list[_Person], lo: int, hi: int, extra: Callable[[_Person], bool] | None = None
+        ) -> _Person | None:
             for i, p in enumerate(pool):
                 if p.index in taken or not lo <= p.age <= hi or (extra and not extra(p)):
                     continue
@@ -736,8 +792,12 @@ class _Builder:
                     if rng.random() < (0.5 if kind == PartyMemberKind.MOBILE else 0.93):
                         pools = []
                         if kind == PartyMemberKind.MOBILE:
-                            pools.append((adults_by_community.get(ci, []),
-                                          lambda p: CareTag.MIGRANT in p.tags))
+                            pools.append(
+                                (
+                                    adults_by_community.get(ci, []),
+                                    lambda p: CareTag.MIGRANT in p.tags,
+                                )
+                            )
                         if estate is not None:
                             pools.append((adults_by_estate.get(id(estate), []), None))
                         pools.append((adults_by_community.get(ci, []), None))
@@ -753,8 +813,9 @@ class _Builder:
         c["party_members"] = len(self.members)
         c["party_members_linked"] = sum(1 for m in self.members if m.resident is not None)
 
-    def member(self, branch: PartyOrg, community: Area, kind: str,
-               person: _Person | None) -> PartyMember:
+    def member(
+        self, branch: PartyOrg, community: Area, kind: str, person: _Person | None
+    ) -> PartyMember:
         rng = self.rng
         if person is not None:
             age, name, phone = person.age, person.resident.name, person.resident.phone
@@ -765,18 +826,25 @@ class _Builder:
             name, phone = self.person_name(age), self.phone()
             birth = self.birth_date(age)
         join_age = rng.randint(18, max(18, min(age - 1, 45)))
-        joined = min(AS_OF - dt.timedelta(days=30),
-                     birth + dt.timedelta(days=round(join_age * 365.25) + rng.randrange(200)))
+        joined = min(
+            AS_OF - dt.timedelta(days=30),
+            birth + dt.timedelta(days=round(join_age * 365.25) + rng.randrange(200)),
+        )
         registered = None
         if rng.random() < _REGISTERS[kind]:
             start = max(joined, dt.date(2014, 3, 1))
             span = (AS_OF - start).days
             registered = start + dt.timedelta(days=rng.randrange(max(span, 1)))
         member = PartyMember(
-            name=name, branch=branch, kind=kind, phone=phone, joined_on=joined,
+            name=name,
+            branch=branch,
+            kind=kind,
+            phone=phone,
+            joined_on=joined,
             post=rng.choice(PartyPost.values) if kind == PartyMemberKind.NO_OFFICE else "",
             resident=person.resident if person else None,
-            home_community=community if registered else None, registered_on=registered,
+            home_community=community if registered else None,
+            registered_on=registered,
         )
         if person is not None:
             person.member = member
@@ -812,16 +880,25 @@ class _Builder:
                 if ci == 0 and k == 0:
                     user = demo["ganbu"]
                 else:
-                    user = self.new_user(self.person_name(rng.randint(28, 56)), UserRole.CADRE,
-                                         community)
+                    user = self.new_user(
+                        self.person_name(rng.randint(28, 56)), UserRole.CADRE, community
+                    )
                 self.cadre_users.append((user, ci))
         for ci, community in enumerate(self.communities):
             station = next(u for u, c in self.cadre_users if c == ci)
-            self.chains.append([
-                Responsibility(area=community, user=self.secretaries[ci],
-                               role=Role.COMMUNITY_SECRETARY, position=1),
-                Responsibility(area=community, user=station, role=Role.STATION_CADRE, position=2),
-            ])
+            self.chains.append(
+                [
+                    Responsibility(
+                        area=community,
+                        user=self.secretaries[ci],
+                        role=Role.COMMUNITY_SECRETARY,
+                        position=1,
+                    ),
+                    Responsibility(
+                        area=community, user=station, role=Role.STATION_CADRE, position=2
+                    ),
+                ]
+            )
 
         def fit(p: _Person) -> bool:
             return p.user is None and 23 <= p.age <= 72 and not (p.tags & _NOT_FOR_DUTIES)
@@ -841,24 +918,41 @@ class _Builder:
                 if person is dangyuan:
                     user = demo["dangyuan"]
                 elif person.member is not None:
-                    user = self.new_user(person.resident.name, UserRole.PARTY_MEMBER,
-                                         self.communities[building.grid.community], person)
+                    user = self.new_user(
+                        person.resident.name,
+                        UserRole.PARTY_MEMBER,
+                        self.communities[building.grid.community],
+                        person,
+                    )
                     person.member.user = user
                 else:
-                    user = self.new_user(person.resident.name, UserRole.GRID_WORKER,
-                                         building.area, person)
-                chain.append(Responsibility(area=building.area, user=user,
-                                            role=Role.BUILDING_LEADER, position=len(chain) + 1))
+                    user = self.new_user(
+                        person.resident.name, UserRole.GRID_WORKER, building.area, person
+                    )
+                chain.append(
+                    Responsibility(
+                        area=building.area,
+                        user=user,
+                        role=Role.BUILDING_LEADER,
+                        position=len(chain) + 1,
+                    )
+                )
             if not chain:  # nobody fit lives there: the grid sends someone
                 user = self.new_user(staff_name(), UserRole.GRID_WORKER, building.area)
-                chain.append(Responsibility(area=building.area, user=user,
-                                            role=Role.BUILDING_LEADER, position=1))
+                chain.append(
+                    Responsibility(
+                        area=building.area, user=user, role=Role.BUILDING_LEADER, position=1
+                    )
+                )
             self.chains.append(chain)
 
         # Grids: 网格长, 网格员, then a 党小组长 (a party member living there) or a 联户长.
         for gi, grid in enumerate(self.grids):
-            leader = demo["wangge"] if gi == 0 else self.new_user(
-                staff_name(), UserRole.GRID_WORKER, grid.area)
+            leader = (
+                demo["wangge"]
+                if gi == 0
+                else self.new_user(staff_name(), UserRole.GRID_WORKER, grid.area)
+            )
             worker = self.new_user(staff_name(), UserRole.GRID_WORKER, grid.area)
             chain = [
                 Responsibility(area=grid.area, user=leader, role=Role.GRID_LEADER, position=1),
@@ -868,14 +962,22 @@ class _Builder:
             others = [p for p in grid.people if p.member is None and fit(p)]
             if members and rng.random() < 0.6:
                 person = rng.choice(members)
-                user = self.new_user(person.resident.name, UserRole.PARTY_MEMBER,
-                                     self.communities[grid.community], person)
+                user = self.new_user(
+                    person.resident.name,
+                    UserRole.PARTY_MEMBER,
+                    self.communities[grid.community],
+                    person,
+                )
                 person.member.user = user
                 role = Role.PARTY_GROUP_LEADER
             else:
                 person = rng.choice(others) if others else None
-                user = self.new_user(person.resident.name if person else staff_name(),
-                                     UserRole.GRID_WORKER, grid.area, person)
+                user = self.new_user(
+                    person.resident.name if person else staff_name(),
+                    UserRole.GRID_WORKER,
+                    grid.area,
+                    person,
+                )
                 role = Role.HOUSEHOLD_LIAISON
             chain.append(Responsibility(area=grid.area, user=user, role=role, position=3))
             self.chains.append(chain)
@@ -901,21 +1003,31 @@ class _Builder:
         rng.shuffle(units)
         self.cadres = [
             Cadre(
-                user=user, unit=units[i % len(units)], post=rng.choice(names.CADRE_POSTS),
-                community=self.communities[ci], motto=rng.choice(names.MOTTOS),
+                user=user,
+                unit=units[i % len(units)],
+                post=rng.choice(names.CADRE_POSTS),
+                community=self.communities[ci],
+                motto=rng.choice(names.MOTTOS),
             )
             for i, (user, ci) in enumerate(self.cadre_users)
         ]
         self.cadres[0].unit, self.cadres[0].post = "大安区民政局", "副局长"  # ganbu
 
-        per_community = _split(self.scaled(FULL_VOLUNTEERS, len(self.communities)),
-                               [w for _, w, _ in names.COMMUNITIES])
+        per_community = _split(
+            self.scaled(FULL_VOLUNTEERS, len(self.communities)),
+            [w for _, w, _ in names.COMMUNITIES],
+        )
         taken: set[int] = set()
         self.volunteers: list[Volunteer] = []
         for ci, n in enumerate(per_community):
             community = self.communities[ci]
-            pool = [p for p in self.people if p.home.building.grid.community == ci
-                    and 16 <= p.age <= 75 and not (p.tags & _NOT_FOR_DUTIES)]
+            pool = [
+                p
+                for p in self.people
+                if p.home.building.grid.community == ci
+                and 16 <= p.age <= 75
+                and not (p.tags & _NOT_FOR_DUTIES)
+            ]
             rng.shuffle(pool)
             for _ in range(n):
                 person = None
@@ -931,11 +1043,16 @@ class _Builder:
                 else:
                     name, phone = self.person_name(rng.randint(18, 65)), self.phone()
                 skills = rng.sample(names.VOLUNTEER_SKILLS, rng.randint(1, 2))
-                self.volunteers.append(Volunteer(
-                    name=name, resident=person.resident if person else None, phone=phone,
-                    community=community, skills="、".join(skills),
-                    registered_on=dt.date(2014, 1, 1) + dt.timedelta(days=rng.randrange(4300)),
-                ))
+                self.volunteers.append(
+                    Volunteer(
+                        name=name,
+                        resident=person.resident if person else None,
+                        phone=phone,
+                        community=community,
+                        skills="、".join(skills),
+                        registered_on=dt.date(2014, 1, 1) + dt.timedelta(days=rng.randrange(4300)),
+                    )
+                )
 
         self.units: list[tuple[CoBuildingUnit, list[Area], list[PartyOrg]]] = []
         for i, (name, kind) in enumerate(names.CO_BUILDING_UNITS):
@@ -944,11 +1061,18 @@ class _Builder:
                 cis.append((i + rng.randint(1, len(self.communities) - 1)) % len(self.communities))
             branches = [b for b, _, ci, _ in self.branches if ci in cis]
             unit = CoBuildingUnit(
-                name=name, kind=kind, contact_name=self.person_name(rng.randint(30, 55)),
+                name=name,
+                kind=kind,
+                contact_name=self.person_name(rng.randint(30, 55)),
                 contact_phone=self.phone(),
             )
-            self.units.append((unit, [self.communities[c] for c in cis],
-                               rng.sample(branches, min(len(branches), rng.randint(1, 3)))))
+            self.units.append(
+                (
+                    unit,
+                    [self.communities[c] for c in cis],
+                    rng.sample(branches, min(len(branches), rng.randint(1, 3))),
+                )
+            )
 
     # --- inserts ---------------------------------------------------------------------
     def insert_people_and_orgs(self) -> None:
@@ -982,14 +1106,20 @@ class _Builder:
         CoBuildingUnit.objects.bulk_create([u for u, _, _ in self.units])
         area_links = CoBuildingUnit.communities.through
         org_links = CoBuildingUnit.branches.through
-        area_links.objects.bulk_create([
-            area_links(cobuildingunit_id=u.pk, area_id=a.pk)
-            for u, areas, _ in self.units for a in areas
-        ])
-        org_links.objects.bulk_create([
-            org_links(cobuildingunit_id=u.pk, partyorg_id=b.pk)
-            for u, _, branches in self.units for b in branches
-        ])
+        area_links.objects.bulk_create(
+            [
+                area_links(cobuildingunit_id=u.pk, area_id=a.pk)
+                for u, areas, _ in self.units
+                for a in areas
+            ]
+        )
+        org_links.objects.bulk_create(
+            [
+                org_links(cobuildingunit_id=u.pk, partyorg_id=b.pk)
+                for u, _, branches in self.units
+                for b in branches
+            ]
+        )
         c["cadres"] = len(self.cadres)
         c["volunteers"] = len(self.volunteers)
         c["co_building_units"] = len(self.units)
@@ -1016,9 +1146,7 @@ def build_demo_street(
     any scale. Raises :class:`DemoDataError` when a demo username is taken."""
     if not scale > 0:
         raise DemoDataError("规模(scale)必须大于 0")
-    taken = sorted(
-        User.objects.filter(username__in=list(_DEMO)).values_list("username", flat=True)
-    )
+    taken = sorted(User.objects.filter(username__in=list(_DEMO)).values_list("username", flat=True))
     if taken:
         raise DemoDataError(f"已有同名账号:{'、'.join(taken)},请在空数据库中生成演示数据")
     with transaction.atomic():

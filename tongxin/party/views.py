@@ -46,9 +46,20 @@ def detail(request: HttpRequest, pk: int) -> HttpResponse:
         members = members.filter(Q(name__contains=q))
     page = Paginator(members.order_by("branch__path", "name"), 50).get_page(request.GET.get("page"))
     children = _with_counts(PartyOrg.objects.filter(path__startswith=org.path, depth=org.depth + 1))
-    return render(request, "party/detail.html", {
-        "org": org, "children": children, "page": page, "q": q,
-        "path": [o for o in PartyOrg.objects.filter(
-            path__in=[org.path[: i * 4] for i in range(1, org.depth)])],
-        "nav_section": "party",
-    })
+    return render(
+        request,
+        "party/detail.html",
+        {
+            "org": org,
+            "children": children,
+            "page": page,
+            "q": q,
+            "path": [
+                o
+                for o in PartyOrg.objects.filter(
+                    path__in=[org.path[: i * 4] for i in range(1, org.depth)]
+                )
+            ],
+            "nav_section": "party",
+        },
+    )

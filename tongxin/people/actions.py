@@ -15,8 +15,11 @@ def household_in(building: Area, unit: str, room: str) -> Area:
     """The household at unit/room of a building, made when it is new."""
     unit, room = unit.strip(), room.strip()
     found = Area.objects.filter(
-        path__startswith=building.path, depth=building.depth + 1,
-        level=Level.HOUSEHOLD, unit=unit, room=room,
+        path__startswith=building.path,
+        depth=building.depth + 1,
+        level=Level.HOUSEHOLD,
+        unit=unit,
+        room=room,
     ).first()
     if found:
         return found
@@ -26,8 +29,9 @@ def household_in(building: Area, unit: str, room: str) -> Area:
 
 
 @transaction.atomic
-def register_resident(request: HttpRequest, resident: Resident, building: Area,
-                      unit: str, room: str) -> Resident:
+def register_resident(
+    request: HttpRequest, resident: Resident, building: Area, unit: str, room: str
+) -> Resident:
     resident.household = household_in(building, unit, room)
     resident.save()
     record(request, AuditEntry.Action.CREATE, resident, f"登记于 {resident.household.full_name()}")

@@ -11,15 +11,19 @@ from tongxin.people.models import CareTag, Resident
 
 class ResidentForm(StyledForm, forms.ModelForm):
     care_tags = forms.MultipleChoiceField(
-        choices=CareTag.choices, required=False, widget=forms.CheckboxSelectMultiple,
+        choices=CareTag.choices,
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
         label=_("关爱标签"),
     )
 
     class Meta:
         model = Resident
         fields = ["name", "gender", "birth_date", "id_number", "phone", "relation", "note"]
-        widgets = {"birth_date": forms.DateInput(attrs={"type": "date"}),
-                   "note": forms.Textarea(attrs={"rows": 3})}
+        widgets = {
+            "birth_date": forms.DateInput(attrs={"type": "date"}),
+            "note": forms.Textarea(attrs={"rows": 3}),
+        }
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
@@ -50,8 +54,19 @@ class NewResidentForm(ResidentForm):
     unit = forms.CharField(label=_("单元"), max_length=20)
     room = forms.CharField(label=_("房号"), max_length=20)
 
-    field_order = ["name", "gender", "birth_date", "id_number", "phone", "building", "unit",
-                   "room", "relation", "care_tags", "note"]
+    field_order = [
+        "name",
+        "gender",
+        "birth_date",
+        "id_number",
+        "phone",
+        "building",
+        "unit",
+        "room",
+        "relation",
+        "care_tags",
+        "note",
+    ]
 
     def __init__(self, *args, scope: Scope, **kwargs) -> None:
         super().__init__(*args, **kwargs)
@@ -65,8 +80,14 @@ class NewResidentForm(ResidentForm):
             )
         }
         for b in buildings:
-            estate = next((estates[b.path[: 4 * d]] for d in range(b.depth - 1, 0, -1)
-                           if b.path[: 4 * d] in estates), "")
+            estate = next(
+                (
+                    estates[b.path[: 4 * d]]
+                    for d in range(b.depth - 1, 0, -1)
+                    if b.path[: 4 * d] in estates
+                ),
+                "",
+            )
             b.address_label = f"{estate} {b.name}".strip()
         self.fields["building"].queryset = scope.areas().filter(level=Level.BUILDING)
         self.fields["building"].choices = [("", "---------")] + [

@@ -6,6 +6,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
+from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 from pypinyin import Style, lazy_pinyin
 
@@ -42,26 +43,22 @@ def pinyin_keys(name: str) -> tuple[str, str]:
 
 class ResidentQuerySet(models.QuerySet):
     def search(self, q: str) -> ResidentQuerySet:
-        """Name, pinyin, pinyin initials, phone tail or address, whichever the text fits."""
-        q = q.strip()
-        if not q:
-            return self
+        """Name, pinyin, pinyin initials, phone tail or address, whichever the text fits.
+        Several words narrow down: "仁和家园 1栋 张" finds 张 in building 1 of 仁和家园."""
+        qs = self
+        for term in q.split()[:5]:
+            qs = qs._search_term(term)
+        return qs
+
+    def _search_term(self, q: str) -> ResidentQuerySet:
         if q.isdigit():
             if len(q) <= 4:
-                return self.filter(phone_tail__startswith=q) | self.filter(
-                    household__room__startswith=q
-                )
-            return self.filter(phone__endswith=q) | self.filter(id_number__startswith=q)
+                return self.filter(Q(phone_tail__startswith=q) | Q(household__room__startswith=q))
+            return self.filter(Q(phone__endswith=q) | Q(id_number__startswith=q))
         if q.isascii():
-            q = q.lower().replace(" ", "")
-            return self.filter(name_initials__startswith=q) | self.filter(
-                name_pinyin__startswith=q
-            )
-        return (
-            self.filter(name__contains=q)
-            | self.filter(household__name__contains=q)
-            | self.filter(address_text__contains=q)
-        )
+            q = q.lower()
+            return self.filter(Q(name_initials__startswith=q) | Q(name_pinyin__startswith=q))
+        return self.filter(Q(name__contains=q) | Q(address_text__contains=q))
 
     def tagged(self, tag: str) -> ResidentQuerySet:
         return self.filter(tags__contains=f"|{tag}|")
@@ -78,12 +75,13 @@ class Resident(models.Model):
     name = models.CharField(_("姓名"), max_length=50)
     gender = models.CharField(_("性别"), max_length=1, choices=Gender.choices, blank=True)
     birth_date = models.DateField(_("出生日期"), null=True, blank=True)
-    id_number = models.CharField(
-        _("身份证号"), max_length=18, unique=True, null=True, blank=True
-    )
+    id_number = models.CharField(_("身份证号"), max_length=18, unique=True, null=True, blank=True)
     phone = models.CharField(_("电话"), max_length=20, blank=True)
     household = models.ForeignKey(
-        Area, models.PROTECT, related_name="residents", verbose_name=_("户"),
+        Area,
+        models.PROTECT,
+        related_name="residents",
+        verbose_name=_("户"),
         limit_choices_to={"level": Level.HOUSEHOLD},
     )
     relation = models.CharField(_("与户主关系"), max_length=20, blank=True)
@@ -107,6 +105,12 @@ class Resident(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    def save(self, *args, **kwargs) -> None:
+        self.refresh_search_keys()
+        if not self.id_number:
+            self.id_number = None
+        super().save(*args, **kwargs)
 
     # --- tags -----------------------------------------------------------------
     @property
@@ -148,17 +152,17 @@ class Resident(models.Model):
         if errors:
             raise ValidationError(errors)
 
+    @property
+    def short_address(self) -> str:
+        """The address from the community down: what a worker reads in a list."""
+        parts = self.address_text.split(" / ")
+        return " ".join(parts[2:] if len(parts) > 4 else parts)
+
     def refresh_search_keys(self) -> None:
         self.name_pinyin, self.name_initials = pinyin_keys(self.name)
         self.phone_tail = self.phone[-4:] if self.phone else ""
         if self.household_id:
             self.address_text = self.household.full_name()[-300:]
-
-    def save(self, *args, **kwargs) -> None:
-        self.refresh_search_keys()
-        if not self.id_number:
-            self.id_number = None
-        super().save(*args, **kwargs)
 
 
 class PartyMemberKind(models.TextChoices):
@@ -184,7 +188,10 @@ class PartyMember(models.Model):
 
     name = models.CharField(_("姓名"), max_length=50)
     user = models.OneToOneField(
-        settings.AUTH_USER_MODEL, models.SET_NULL, null=True, blank=True,
+        settings.AUTH_USER_MODEL,
+        models.SET_NULL,
+        null=True,
+        blank=True,
         related_name="party_member",
     )
     resident = models.OneToOneField(
@@ -198,8 +205,13 @@ class PartyMember(models.Model):
     phone = models.CharField(_("电话"), max_length=20, blank=True)
     joined_on = models.DateField(_("入党日期"), null=True, blank=True)
     home_community = models.ForeignKey(
-        Area, models.SET_NULL, null=True, blank=True, related_name="registered_members",
-        verbose_name=_("双报到社区"), limit_choices_to={"level": Level.COMMUNITY},
+        Area,
+        models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="registered_members",
+        verbose_name=_("双报到社区"),
+        limit_choices_to={"level": Level.COMMUNITY},
     )
     registered_on = models.DateField(_("报到日期"), null=True, blank=True)
 
@@ -223,8 +235,13 @@ class Cadre(models.Model):
     unit = models.CharField(_("单位"), max_length=100)
     post = models.CharField(_("职务"), max_length=100, blank=True)
     community = models.ForeignKey(
-        Area, models.SET_NULL, null=True, blank=True, related_name="cadres",
-        verbose_name=_("联系社区"), limit_choices_to={"level": Level.COMMUNITY},
+        Area,
+        models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="cadres",
+        verbose_name=_("联系社区"),
+        limit_choices_to={"level": Level.COMMUNITY},
     )
     motto = models.CharField(_("工作理念"), max_length=200, blank=True)
 
@@ -245,7 +262,10 @@ class Volunteer(models.Model):
     )
     phone = models.CharField(_("电话"), max_length=20, blank=True)
     community = models.ForeignKey(
-        Area, models.PROTECT, related_name="volunteers", verbose_name=_("所属社区"),
+        Area,
+        models.PROTECT,
+        related_name="volunteers",
+        verbose_name=_("所属社区"),
         limit_choices_to={"level": Level.COMMUNITY},
     )
     skills = models.CharField(_("特长"), max_length=200, blank=True)
@@ -270,7 +290,9 @@ class CoBuildingUnit(models.Model):
         Area, related_name="co_building_units", blank=True, verbose_name=_("结对社区")
     )
     branches = models.ManyToManyField(
-        "party.PartyOrg", related_name="co_building_units", blank=True,
+        "party.PartyOrg",
+        related_name="co_building_units",
+        blank=True,
         verbose_name=_("结对支部"),
     )
 
@@ -280,3 +302,68 @@ class CoBuildingUnit(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+class ImportJobQuerySet(models.QuerySet):
+    def visible_to(self, user) -> ImportJobQuerySet:
+        """A user's own jobs; an administrator's scope (everything) sees all of them."""
+        from tongxin.accounts.scope import scope_for
+
+        if scope_for(user).everything:
+            return self
+        return self.filter(created_by=user)
+
+    def running(self) -> ImportJobQuerySet:
+        return self.filter(status__in=ImportJob.RUNNING_STATUSES)
+
+
+class ImportJob(models.Model):
+    """One upload of a resident spreadsheet (居民导入任务), worked through by a task.
+
+    The file is kept in ``content`` only until the job finishes, then emptied: it is
+    full of ID numbers and phones, and the register is now the place for them."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", _("排队中")
+        VALIDATING = "validating", _("校验中")
+        IMPORTING = "importing", _("导入中")
+        DONE = "done", _("已完成")
+        FAILED = "failed", _("失败")
+
+    RUNNING_STATUSES = (Status.PENDING, Status.VALIDATING, Status.IMPORTING)
+
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        models.CASCADE,
+        related_name="import_jobs",
+        verbose_name=_("上传人"),
+    )
+    created_at = models.DateTimeField(_("上传时间"), auto_now_add=True, db_index=True)
+    original_name = models.CharField(_("文件名"), max_length=255)
+    content = models.BinaryField(_("文件内容"), blank=True, default=b"")
+    sha256 = models.CharField(max_length=64, db_index=True)
+    status = models.CharField(
+        _("状态"), max_length=20, choices=Status.choices, default=Status.PENDING
+    )
+    total_rows = models.PositiveIntegerField(_("总行数"), default=0)
+    processed_rows = models.PositiveIntegerField(_("已处理行数"), default=0)
+    # Every problem found, as {"row": 3, "column": "身份证号", "message": "..."}.
+    errors = models.JSONField(_("错误"), default=list, blank=True)
+    created_count = models.PositiveIntegerField(_("新增居民"), default=0)
+    households_created = models.PositiveIntegerField(_("新增户"), default=0)
+    finished_at = models.DateTimeField(_("完成时间"), null=True, blank=True)
+    message = models.CharField(_("说明"), max_length=500, blank=True)
+
+    objects = ImportJobQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("导入任务")
+        verbose_name_plural = _("导入任务")
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.original_name} ({self.get_status_display()})"
+
+    @property
+    def is_finished(self) -> bool:
+        return self.status in (self.Status.DONE, self.Status.FAILED)

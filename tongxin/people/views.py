@@ -22,9 +22,11 @@ PAGE_SIZE = 30
 
 def _filter_areas(scope):
     """Communities and estates a user can narrow the list to."""
-    return scope.areas().filter(level__in=[Level.COMMUNITY, Level.ESTATE, Level.ZONE]).order_by(
-        "path"
-    )[:300]
+    return (
+        scope.areas()
+        .filter(level__in=[Level.COMMUNITY, Level.ESTATE, Level.ZONE])
+        .order_by("path")[:300]
+    )
 
 
 @login_required
@@ -36,10 +38,9 @@ def resident_list(request: HttpRequest) -> HttpResponse:
     q = request.GET.get("q", "").strip()[:50]
     tag = request.GET.get("tag", "")
     area = None
-    if area_id := request.GET.get("area", ""):
-        if area_id.isdigit():
-            area = get_area_for(request.user, int(area_id))
-            residents = residents.within(area)
+    if (area_id := request.GET.get("area", "")) and area_id.isdigit():
+        area = get_area_for(request.user, int(area_id))
+        residents = residents.within(area)
     if tag in CareTag.values:
         residents = residents.tagged(tag)
     if q:
@@ -48,8 +49,14 @@ def resident_list(request: HttpRequest) -> HttpResponse:
         request.GET.get("page")
     )
     context = {
-        "page": page, "q": q, "tag": tag, "area": area, "tags": CareTag.choices,
-        "areas": _filter_areas(scope), "can_change": scope.can_change, "nav_section": "residents",
+        "page": page,
+        "q": q,
+        "tag": tag,
+        "area": area,
+        "tags": CareTag.choices,
+        "areas": _filter_areas(scope),
+        "can_change": scope.can_change,
+        "nav_section": "residents",
     }
     if request.headers.get("HX-Request") and request.headers.get("HX-Target") == "results":
         return render(request, "people/resident_list.html#results", context)
@@ -60,12 +67,16 @@ def resident_list(request: HttpRequest) -> HttpResponse:
 def resident_detail(request: HttpRequest, pk: int) -> HttpResponse:
     resident = get_resident_for(request.user, pk)
     scope = scope_for(request.user)
-    return render(request, "people/resident_detail.html", {
-        "r": resident,
-        "address": resident.household.full_name(),
-        "can_change": scope.may_change_resident(resident),
-        "nav_section": "residents",
-    })
+    return render(
+        request,
+        "people/resident_detail.html",
+        {
+            "r": resident,
+            "address": resident.household.full_name(),
+            "can_change": scope.may_change_resident(resident),
+            "nav_section": "residents",
+        },
+    )
 
 
 @require_POST
@@ -90,8 +101,11 @@ def resident_edit(request: HttpRequest, pk: int) -> HttpResponse:
         else:
             messages.success(request, _("已保存 %(name)s 的信息。") % {"name": resident.name})
             return redirect("people:detail", resident.pk)
-    return render(request, "people/resident_form.html",
-                  {"form": form, "r": resident, "nav_section": "residents"})
+    return render(
+        request,
+        "people/resident_form.html",
+        {"form": form, "r": resident, "nav_section": "residents"},
+    )
 
 
 @login_required
@@ -106,8 +120,11 @@ def resident_new(request: HttpRequest) -> HttpResponse:
             raise PermissionDenied
         try:
             resident = actions.register_resident(
-                request, form.save(commit=False), building,
-                form.cleaned_data["unit"], form.cleaned_data["room"],
+                request,
+                form.save(commit=False),
+                building,
+                form.cleaned_data["unit"],
+                form.cleaned_data["room"],
             )
         except IntegrityError:
             form.add_error("id_number", _("该身份证号已登记在另一位居民名下。"))

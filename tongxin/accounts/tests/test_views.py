@@ -7,8 +7,9 @@ from tongxin.testing import PASSWORD
 
 
 def login(client, username, password):
-    return client.post(reverse("login"), {"username": username, "password": password},
-                       REMOTE_ADDR="10.0.0.7")
+    return client.post(
+        reverse("login"), {"username": username, "password": password}, REMOTE_ADDR="10.0.0.7"
+    )
 
 
 def test_it_signs_in_and_lands_on_home(client, world):
@@ -43,8 +44,18 @@ def test_pages_need_sign_in(client, world):
         assert r.status_code == 302 and r["Location"].startswith(reverse("login")), name
 
 
-@pytest.mark.parametrize("who", ["district_office", "street_office", "worker_a", "grid_worker_a",
-                                 "cadre_a", "party_member_a", "resident_user_a"])
+@pytest.mark.parametrize(
+    "who",
+    [
+        "district_office",
+        "street_office",
+        "worker_a",
+        "grid_worker_a",
+        "cadre_a",
+        "party_member_a",
+        "resident_user_a",
+    ],
+)
 def test_only_administrators_manage_users(client, world, who):
     client.force_login(world.users()[who])
     assert client.get(reverse("users")).status_code == 403
@@ -53,8 +64,15 @@ def test_only_administrators_manage_users(client, world, who):
 
 
 def new_user_data(world, **over):
-    data = {"username": "wg9", "full_name": "新网格员", "role": UserRole.GRID_WORKER,
-            "area": world.grid_a.pk, "phone": "", "is_active": "on", "password": "Zq7!long-enough"}
+    data = {
+        "username": "wg9",
+        "full_name": "新网格员",
+        "role": UserRole.GRID_WORKER,
+        "area": world.grid_a.pk,
+        "phone": "",
+        "is_active": "on",
+        "password": "Zq7!long-enough",
+    }
     data.update(over)
     return data
 
@@ -71,13 +89,16 @@ def test_an_administrator_creates_a_user_with_role_and_area(client, world):
     assert login(client, "wg9", "Zq7!long-enough").status_code == 302
 
 
-@pytest.mark.parametrize("over, field", [
-    ({"area": ""}, "area"),                      # a grid worker needs an area
-    ({"role": UserRole.STREET_OFFICE}, "area"),  # a street office's area must be a street
-    ({"password": ""}, "password"),              # a new user needs a password
-    ({"password": "123"}, "password"),           # and a decent one
-    ({"username": "worker_a"}, "username"),      # taken
-])
+@pytest.mark.parametrize(
+    "over, field",
+    [
+        ({"area": ""}, "area"),  # a grid worker needs an area
+        ({"role": UserRole.STREET_OFFICE}, "area"),  # a street office's area must be a street
+        ({"password": ""}, "password"),  # a new user needs a password
+        ({"password": "123"}, "password"),  # and a decent one
+        ({"username": "worker_a"}, "username"),  # taken
+    ],
+)
 def test_bad_user_input_changes_nothing(client, world, over, field):
     client.force_login(world.admin)
     before = User.objects.count()
@@ -89,8 +110,14 @@ def test_bad_user_input_changes_nothing(client, world, over, field):
 
 def test_an_administrator_cannot_deactivate_themselves(client, world):
     client.force_login(world.admin)
-    data = {"username": "admin", "full_name": "管理员", "role": UserRole.ADMIN, "area": "",
-            "phone": "", "password": ""}
+    data = {
+        "username": "admin",
+        "full_name": "管理员",
+        "role": UserRole.ADMIN,
+        "area": "",
+        "phone": "",
+        "password": "",
+    }
     r = client.post(reverse("user_edit", args=[world.admin.pk]), data)
     assert r.status_code == 200
     world.admin.refresh_from_db()
@@ -99,8 +126,15 @@ def test_an_administrator_cannot_deactivate_themselves(client, world):
 
 def test_editing_keeps_the_password_when_left_blank(client, world):
     client.force_login(world.admin)
-    data = {"username": "worker_b", "full_name": "社工乙", "role": UserRole.COMMUNITY_WORKER,
-            "area": world.community_b.pk, "phone": "", "is_active": "", "password": ""}
+    data = {
+        "username": "worker_b",
+        "full_name": "社工乙",
+        "role": UserRole.COMMUNITY_WORKER,
+        "area": world.community_b.pk,
+        "phone": "",
+        "is_active": "",
+        "password": "",
+    }
     assert client.post(reverse("user_edit", args=[world.worker_b.pk]), data).status_code == 302
     world.worker_b.refresh_from_db()
     assert not world.worker_b.is_active and world.worker_b.check_password(PASSWORD)

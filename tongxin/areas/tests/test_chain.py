@@ -18,20 +18,25 @@ def chain(area, *names):
     out = []
     for i, n in enumerate(names, start=1):
         u = make_user(n, UserRole.GRID_WORKER, area, n)
-        out.append(Responsibility.objects.create(area=area, user=u, role=Role.GRID_WORKER, position=i + 10))
+        out.append(
+            Responsibility.objects.create(area=area, user=u, role=Role.GRID_WORKER, position=i + 10)
+        )
     return out
 
 
 def test_it_answers_the_first_present_person(world):
     world.grid_a.responsibilities.all().delete()
-    first, second = chain(world.grid_a, "gw1", "gw2")
+    first, _second = chain(world.grid_a, "gw1", "gw2")
     assert world.grid_a.responsible_now(TODAY) == first
 
 
 def test_it_skips_an_absent_first_person(world):
     world.grid_a.responsibilities.all().delete()
-    first, second, third = chain(world.grid_a, "gw1", "gw2", "gw3")
-    first.absent_from, first.absent_until = TODAY - dt.timedelta(days=1), TODAY + dt.timedelta(days=3)
+    first, second, _third = chain(world.grid_a, "gw1", "gw2", "gw3")
+    first.absent_from, first.absent_until = (
+        TODAY - dt.timedelta(days=1),
+        TODAY + dt.timedelta(days=3),
+    )
     first.save()
     assert world.grid_a.responsible_now(TODAY) == second
     # Back at work after the absence ends.

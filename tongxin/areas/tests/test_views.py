@@ -13,14 +13,15 @@ from tongxin.testing import make_user
 @pytest.fixture
 def second(world):
     user = make_user("gw2", UserRole.GRID_WORKER, world.grid_a, "网格员乙")
-    return Responsibility.objects.create(area=world.grid_a, user=user, role=Role.GRID_WORKER,
-                                         position=2)
+    return Responsibility.objects.create(
+        area=world.grid_a, user=user, role=Role.GRID_WORKER, position=2
+    )
 
 
 def now_text(client, area):
     body = client.get(reverse("areas:detail", args=[area.pk])).content.decode()
     start = body.index('id="responsible-now"')
-    return body[start:body.index("</p>", start)]
+    return body[start : body.index("</p>", start)]
 
 
 def test_it_shows_the_chain_and_who_answers_now(client, world, second):
@@ -32,10 +33,14 @@ def test_marking_the_first_absent_hands_over_to_the_next_on_the_page(client, wor
     client.force_login(world.worker_a)
     first = world.grid_a.responsibilities.get(position=1)
     today = timezone.localdate()
-    r = client.post(reverse("areas:chain_absence", args=[world.grid_a.pk, first.pk]), {
-        "absent_from": today - dt.timedelta(days=1), "absent_until": today + dt.timedelta(days=5),
-        "absence_reason": "病假",
-    })
+    r = client.post(
+        reverse("areas:chain_absence", args=[world.grid_a.pk, first.pk]),
+        {
+            "absent_from": today - dt.timedelta(days=1),
+            "absent_until": today + dt.timedelta(days=5),
+            "absence_reason": "病假",
+        },
+    )
     assert r.status_code == 302
     text = now_text(client, world.grid_a)
     assert "网格员乙" in text and "网格员甲" not in text
@@ -47,9 +52,14 @@ def test_marking_the_first_absent_hands_over_to_the_next_on_the_page(client, wor
 def test_it_rejects_an_absence_that_ends_before_it_starts(client, world, second):
     client.force_login(world.worker_a)
     first = world.grid_a.responsibilities.get(position=1)
-    r = client.post(reverse("areas:chain_absence", args=[world.grid_a.pk, first.pk]), {
-        "absent_from": "2026-12-10", "absent_until": "2026-12-01", "absence_reason": "",
-    })
+    r = client.post(
+        reverse("areas:chain_absence", args=[world.grid_a.pk, first.pk]),
+        {
+            "absent_from": "2026-12-10",
+            "absent_until": "2026-12-01",
+            "absence_reason": "",
+        },
+    )
     assert r.status_code == 200
     assert "不能早于" in r.content.decode()
     first.refresh_from_db()
@@ -78,8 +88,10 @@ def test_moving_up_swaps_positions(client, world, second):
 def test_adding_a_person_appends_to_the_chain(client, world):
     client.force_login(world.worker_a)
     extra = make_user("lh", UserRole.PARTY_MEMBER, world.community_a, "联户长丙")
-    client.post(reverse("areas:chain_add", args=[world.grid_a.pk]),
-                {"user": extra.pk, "role": Role.HOUSEHOLD_LIAISON})
+    client.post(
+        reverse("areas:chain_add", args=[world.grid_a.pk]),
+        {"user": extra.pk, "role": Role.HOUSEHOLD_LIAISON},
+    )
     assert world.grid_a.responsibilities.get(position=2).user == extra
 
 
@@ -87,8 +99,10 @@ def test_a_worker_of_b_cannot_see_or_change_a_grid_of_a(client, world):
     client.force_login(world.worker_b)
     first = world.grid_a.responsibilities.get(position=1)
     assert client.get(reverse("areas:detail", args=[world.grid_a.pk])).status_code == 404
-    r = client.post(reverse("areas:chain_absence", args=[world.grid_a.pk, first.pk]),
-                    {"absent_from": "2026-12-01"})
+    r = client.post(
+        reverse("areas:chain_absence", args=[world.grid_a.pk, first.pk]),
+        {"absent_from": "2026-12-01"},
+    )
     assert r.status_code == 404
     first.refresh_from_db()
     assert first.absent_from is None
@@ -99,8 +113,10 @@ def test_a_cadre_sees_the_chain_but_cannot_change_it(client, world):
     first = world.grid_a.responsibilities.get(position=1)
     body = client.get(reverse("areas:detail", args=[world.grid_a.pk])).content.decode()
     assert "网格员甲" in body and "登记离岗" not in body
-    r = client.post(reverse("areas:chain_absence", args=[world.grid_a.pk, first.pk]),
-                    {"absent_from": "2026-12-01"})
+    r = client.post(
+        reverse("areas:chain_absence", args=[world.grid_a.pk, first.pk]),
+        {"absent_from": "2026-12-01"},
+    )
     assert r.status_code == 403
 
 

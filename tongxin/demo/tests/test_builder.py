@@ -46,24 +46,48 @@ def wipe() -> None:
 
 def fingerprint() -> list[tuple]:
     residents = [
-        (r.household.path, r.household.name, r.name, r.gender, r.birth_date, r.id_number,
-         r.phone, r.relation, r.tags)
+        (
+            r.household.path,
+            r.household.name,
+            r.name,
+            r.gender,
+            r.birth_date,
+            r.id_number,
+            r.phone,
+            r.relation,
+            r.tags,
+        )
         for r in Resident.objects.select_related("household").order_by("household__path", "id")
     ]
     areas = list(Area.objects.values_list("path", "name", "level", "unit", "room"))
     orgs = list(PartyOrg.objects.values_list("path", "name", "kind", "secretary", "area__path"))
     members = list(
         PartyMember.objects.order_by("id").values_list(
-            "name", "branch__path", "kind", "post", "phone", "joined_on", "registered_on",
-            "resident__id_number", "user__username",
+            "name",
+            "branch__path",
+            "kind",
+            "post",
+            "phone",
+            "joined_on",
+            "registered_on",
+            "resident__id_number",
+            "user__username",
         )
     )
-    users = list(User.objects.order_by("username").values_list(
-        "username", "full_name", "role", "area__path", "phone", "resident__id_number"
-    ))
-    chains = list(Responsibility.objects.order_by("area__path", "position").values_list(
-        "area__path", "position", "role", "user__username", "absence_reason",
-    ))
+    users = list(
+        User.objects.order_by("username").values_list(
+            "username", "full_name", "role", "area__path", "phone", "resident__id_number"
+        )
+    )
+    chains = list(
+        Responsibility.objects.order_by("area__path", "position").values_list(
+            "area__path",
+            "position",
+            "role",
+            "user__username",
+            "absence_reason",
+        )
+    )
     return [residents, areas, orgs, members, users, chains]
 
 
@@ -72,7 +96,12 @@ def test_the_structure_is_that_of_longjing_street(street):
     assert Area.objects.filter(level=Level.STREET).get().name == "龙井街"
     communities = list(Area.objects.filter(level=Level.COMMUNITY))
     assert [c.name for c in communities] == [
-        "仁和社区", "宏丰社区", "龙井社区", "园苑社区", "万佳社区", "杨家冲社区"
+        "仁和社区",
+        "宏丰社区",
+        "龙井社区",
+        "园苑社区",
+        "万佳社区",
+        "杨家冲社区",
     ]
     for community in communities:
         below = Area.objects.within(community)
@@ -100,8 +129,9 @@ def test_party_organisations_follow_source_000(street):
     root = PartyOrg.objects.get(kind=OrgKind.WORKING_COMMITTEE)
     assert root.name == "龙井街党工委" and root.area.level == Level.STREET
     for community in Area.objects.filter(level=Level.COMMUNITY):
-        org = PartyOrg.objects.get(area=community, kind__in=[OrgKind.COMMITTEE,
-                                                             OrgKind.GENERAL_BRANCH])
+        org = PartyOrg.objects.get(
+            area=community, kind__in=[OrgKind.COMMITTEE, OrgKind.GENERAL_BRANCH]
+        )
         assert PartyOrg.objects.get_parent(org) == root
         assert org.secretary
     for branch in PartyOrg.objects.filter(kind=OrgKind.BRANCH):
@@ -151,8 +181,12 @@ def test_search_keys_and_tags_are_set_as_save_would(street):
         assert tags.startswith("|") and tags.endswith("|")
         listed = tags.strip("|").split("|")
         assert listed == sorted(listed, key=order.index)
-    present = {t for tags in Resident.objects.values_list("tags", flat=True)
-               for t in tags.strip("|").split("|") if t}
+    present = {
+        t
+        for tags in Resident.objects.values_list("tags", flat=True)
+        for t in tags.strip("|").split("|")
+        if t
+    }
     assert present == set(order)  # every care group shows up even at a small scale
     assert Resident.objects.search("lsf").filter(name="刘淑芬").exists()
 
@@ -162,9 +196,10 @@ def test_the_trees_are_valid_for_treebeard(street):
     assert all(problems == [] for problems in PartyOrg.objects.find_problems())
     for model in (Area, PartyOrg):
         for node in model.objects.filter(depth__lte=4):
-            assert node.numchild == model.objects.filter(
-                path__startswith=node.path, depth=node.depth + 1
-            ).count()
+            assert (
+                node.numchild
+                == model.objects.filter(path__startswith=node.path, depth=node.depth + 1).count()
+            )
     # Adding by treebeard after the bulk build continues the paths cleanly.
     building = Area.objects.filter(level=Level.BUILDING).first()
     building.add_child(name="9单元999室", level=Level.HOUSEHOLD, unit="9", room="999")
@@ -214,16 +249,26 @@ def test_chains_of_responsibility(street):
 
 def test_only_the_demo_accounts_can_sign_in(street):
     names = {a.username for a in DEMO_ACCOUNTS}
-    assert names == {"admin", "quyixian", "jiedao", "shequ", "shequ2", "wangge", "dangyuan",
-                     "ganbu", "jumin"}
+    assert names == {
+        "admin",
+        "quyixian",
+        "jiedao",
+        "shequ",
+        "shequ2",
+        "wangge",
+        "dangyuan",
+        "ganbu",
+        "jumin",
+    }
     usable = {u.username for u in User.objects.all() if u.has_usable_password()}
     assert usable == names
     request = RequestFactory().get("/")
     for account in DEMO_ACCOUNTS:
         user = User.objects.get(username=account.username)
         assert user.role == account.role and user.full_name == account.full_name
-        assert Client().login(request=request, username=account.username,
-                              password=account.password), account.username
+        assert Client().login(
+            request=request, username=account.username, password=account.password
+        ), account.username
 
 
 def test_the_demo_accounts_sit_where_the_readme_says(street):

@@ -27,7 +27,9 @@ def test_residents_see_no_party_organisations(client, world):
     assert client.get(reverse("party:detail", args=[world.branch_a.pk])).status_code == 404
 
 
-def test_the_tree_page_needs_a_constant_number_of_queries(client, world, django_assert_max_num_queries):
+def test_the_tree_page_needs_a_constant_number_of_queries(
+    client, world, django_assert_max_num_queries
+):
     client.force_login(world.admin)
     with django_assert_max_num_queries(8):
         client.get(reverse("party:tree"))

@@ -19,7 +19,9 @@ def test_it_accepts_a_valid_number_and_compacts_it():
 
 
 def test_it_accepts_a_lowercase_x_check_digit():
-    body = next(b for i in range(1000) if ric.calc_check_digit((b := f"11010119800101{i:03d}") + "0") == "X")
+    body = next(
+        b for i in range(1000) if ric.calc_check_digit((b := f"11010119800101{i:03d}") + "0") == "X"
+    )
     assert clean_id_number(body + "x") == body + "X"
 
 
@@ -30,22 +32,32 @@ def test_it_accepts_a_region_code_newer_than_the_birth_year():
     assert clean_id_number(n) == n
 
 
-@pytest.mark.parametrize("number, message", [
-    ("51032119800101123", "18位"),
-    ("5103211980010112A3", "格式"),
-    (with_check("51032119800101123")[:-1] + "0" if with_check("51032119800101123")[-1] != "0" else with_check("51032119800101123")[:-1] + "1", "校验位"),
-    (with_check("51032119801301123"), "出生日期"),
-    (with_check("51032130000101123"), "出生日期"),
-    (with_check("99999919800101123"), "地区码"),
-    (with_check("51999919800101123"), "地区码"),
-])
+@pytest.mark.parametrize(
+    "number, message",
+    [
+        ("51032119800101123", "18位"),
+        ("5103211980010112A3", "格式"),
+        (
+            with_check("51032119800101123")[:-1] + "0"
+            if with_check("51032119800101123")[-1] != "0"
+            else with_check("51032119800101123")[:-1] + "1",
+            "校验位",
+        ),
+        (with_check("51032119801301123"), "出生日期"),
+        (with_check("51032130000101123"), "出生日期"),
+        (with_check("99999919800101123"), "地区码"),
+        (with_check("51999919800101123"), "地区码"),
+    ],
+)
 def test_it_explains_what_is_wrong(number, message):
     with pytest.raises(ValidationError) as e:
         clean_id_number(number)
     assert message in e.value.messages[0]
 
 
-@given(st.dates(min_value=dt.date(1900, 1, 1), max_value=dt.date(2025, 12, 31)), st.integers(0, 999))
+@given(
+    st.dates(min_value=dt.date(1900, 1, 1), max_value=dt.date(2025, 12, 31)), st.integers(0, 999)
+)
 def test_any_real_birth_date_and_sequence_pass(born, seq):
     n = with_check(f"110101{born:%Y%m%d}{seq:03d}")
     assert clean_id_number(n) == n

@@ -19,8 +19,13 @@ def test_the_list_needs_the_same_queries_for_3_or_33_residents(client, world):
     few = count_queries(client, url)
     for i in range(30):
         h = household(world.building_a, "3", f"{i + 100}")
-        Resident.objects.create(name=f"居民{i}", household=h, id_number=valid_id(i),
-                                phone=f"1350000{i:04d}", tags="|hardship|")
+        Resident.objects.create(
+            name=f"居民{i}",
+            household=h,
+            id_number=valid_id(i),
+            phone=f"1350000{i:04d}",
+            tags="|hardship|",
+        )
     assert count_queries(client, url) == few
 
 
@@ -41,8 +46,12 @@ def test_search_by_pinyin_initials_full_pinyin_phone_tail_and_room(client, world
 
 def test_the_tag_filter_and_htmx_partial(client, world):
     client.force_login(world.worker_a)
-    r = client.get(reverse("people:list"), {"tag": "elderly_alone"},
-                   HTTP_HX_REQUEST="true", HTTP_HX_TARGET="results")
+    r = client.get(
+        reverse("people:list"),
+        {"tag": "elderly_alone"},
+        HTTP_HX_REQUEST="true",
+        HTTP_HX_TARGET="results",
+    )
     body = r.content.decode()
     assert "李淑芬" in body and "张三" not in body and "<html" not in body
 
@@ -55,9 +64,19 @@ def test_an_empty_search_says_what_to_try(client, world):
 
 def test_registering_a_resident_creates_the_household_once(client, world):
     client.force_login(world.worker_a)
-    data = {"name": "赵六", "gender": "M", "birth_date": "", "id_number": valid_id(77),
-            "phone": "13512345678", "building": world.building_a.pk, "unit": "4", "room": "401",
-            "relation": "户主", "note": "", "care_tags": ["disabled"]}
+    data = {
+        "name": "赵六",
+        "gender": "M",
+        "birth_date": "",
+        "id_number": valid_id(77),
+        "phone": "13512345678",
+        "building": world.building_a.pk,
+        "unit": "4",
+        "room": "401",
+        "relation": "户主",
+        "note": "",
+        "care_tags": ["disabled"],
+    }
     assert client.post(reverse("people:new"), data).status_code == 302
     data.update(name="赵七", id_number=valid_id(78), phone="")
     assert client.post(reverse("people:new"), data).status_code == 302
@@ -70,8 +89,14 @@ def test_registering_a_resident_creates_the_household_once(client, world):
 def test_registering_with_a_bad_id_number_changes_nothing(client, world):
     client.force_login(world.worker_a)
     before = Resident.objects.count()
-    data = {"name": "赵六", "id_number": "510321198001011234", "phone": "12345",
-            "building": world.building_a.pk, "unit": "4", "room": "401"}
+    data = {
+        "name": "赵六",
+        "id_number": "510321198001011234",
+        "phone": "12345",
+        "building": world.building_a.pk,
+        "unit": "4",
+        "room": "401",
+    }
     r = client.post(reverse("people:new"), data)
     assert r.status_code == 200
     errors = r.context["form"].errors
@@ -81,8 +106,13 @@ def test_registering_with_a_bad_id_number_changes_nothing(client, world):
 
 def test_registering_a_duplicate_id_number_is_refused(client, world):
     client.force_login(world.worker_a)
-    data = {"name": "冒名", "id_number": world.resident_a1.id_number,
-            "building": world.building_a.pk, "unit": "4", "room": "401"}
+    data = {
+        "name": "冒名",
+        "id_number": world.resident_a1.id_number,
+        "building": world.building_a.pk,
+        "unit": "4",
+        "room": "401",
+    }
     r = client.post(reverse("people:new"), data)
     assert r.status_code == 200 and "id_number" in r.context["form"].errors
     assert not Resident.objects.filter(name="冒名").exists()

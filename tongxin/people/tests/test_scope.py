@@ -33,7 +33,11 @@ def test_it_lists_exactly_the_scope(client, world, who):
         assert r.status_code == 403
         return
     assert r.status_code == 200
-    shown = {k for k, res in residents(world).items() if reverse("people:detail", args=[res.pk]) in r.content.decode()}
+    shown = {
+        k
+        for k, res in residents(world).items()
+        if reverse("people:detail", args=[res.pk]) in r.content.decode()
+    }
     assert shown == listed
 
 
@@ -54,8 +58,16 @@ def test_it_changes_only_what_the_scope_allows(client, world, who):
     _, opens, changes = EXPECTED[who]
     for key, res in residents(world).items():
         url = reverse("people:edit", args=[res.pk])
-        data = {"name": res.name + "改", "gender": "", "birth_date": "", "id_number": res.id_number,
-                "phone": res.phone, "relation": "", "note": "", "care_tags": []}
+        data = {
+            "name": res.name + "改",
+            "gender": "",
+            "birth_date": "",
+            "id_number": res.id_number,
+            "phone": res.phone,
+            "relation": "",
+            "note": "",
+            "care_tags": [],
+        }
         r = client.post(url, data)
         res.refresh_from_db()
         if key in changes:
@@ -79,8 +91,11 @@ def test_it_masks_on_the_detail_page_until_revealed_and_logs_the_reveal(client, 
     body = client.get(reverse("people:detail", args=[res.pk])).content.decode()
     assert ID_A1 not in body
     assert AuditEntry.objects.count() == 0
-    r = client.post(reverse("people:reveal", args=[res.pk]), REMOTE_ADDR="10.1.2.3",
-                    HTTP_USER_AGENT="TestBrowser/1.0")
+    r = client.post(
+        reverse("people:reveal", args=[res.pk]),
+        REMOTE_ADDR="10.1.2.3",
+        HTTP_USER_AGENT="TestBrowser/1.0",
+    )
     assert ID_A1 in r.content.decode() and "13800001234" in r.content.decode()
     entry = AuditEntry.objects.get()
     assert entry.user == world.worker_a

@@ -15,14 +15,17 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument(
-            "--scale", type=float, default=1.0,
+            "--scale",
+            type=float,
+            default=1.0,
             help="规模倍数,1.0 约 3.2 万名居民;0.02 为完整的小型街道(默认 1.0)",
         )
         parser.add_argument(
             "--seed", type=int, default=2013, help="随机种子,相同种子生成相同数据(默认 2013)"
         )
         parser.add_argument(
-            "--if-empty", action="store_true",
+            "--if-empty",
+            action="store_true",
             help="数据库中已有区域数据时什么也不做(用于首次启动)",
         )
 
