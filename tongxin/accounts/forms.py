@@ -13,7 +13,7 @@ from tongxin.core.forms import StyledForm
 class SignInForm(AuthenticationForm):
     error_messages = {
         "invalid_login": _("用户名或密码不正确。连续输错多次将被暂时锁定。"),
-        "inactive": _("该账号已停用,请联系管理员。"),
+        "inactive": _("该账号已停用，请联系管理员。"),
     }
 
 
@@ -45,7 +45,7 @@ class UserForm(StyledForm, forms.ModelForm):
         label=_("初始密码"),
         widget=forms.PasswordInput(render_value=False),
         required=False,
-        help_text=_("新建账号必填;修改时留空表示不变。"),
+        help_text=_("新建账号必填；修改时留空表示不变。"),
     )
 
     class Meta:
@@ -68,7 +68,8 @@ class UserForm(StyledForm, forms.ModelForm):
                 self.add_error("area", _("该角色必须指定负责区域。"))
             elif area.level not in levels:
                 allowed = "、".join(str(Level(x).label) for x in levels)
-                self.add_error("area", _("该角色的负责区域应为:%(levels)s。") % {"levels": allowed})
+                message = _("该角色的负责区域应为：%(levels)s。") % {"levels": allowed}
+                self.add_error("area", message)
         password = data.get("password")
         if not self.instance.pk and not password:
             self.add_error("password", _("新建账号必须设置初始密码。"))

@@ -38,7 +38,7 @@ def move_up(request: HttpRequest, r: Responsibility) -> None:
     Responsibility.objects.filter(pk=r.pk).update(position=0)
     Responsibility.objects.filter(pk=before.pk).update(position=b)
     Responsibility.objects.filter(pk=r.pk).update(position=a)
-    record(request, AuditEntry.Action.CHANGE, r.area, f"责任链调整:{r.user} 前移")
+    record(request, AuditEntry.Action.CHANGE, r.area, f"责任链调整：{r.user} 前移")
 
 
 @transaction.atomic

@@ -21,7 +21,7 @@ class AbsenceForm(StyledForm, forms.ModelForm):
         data = super().clean()
         start, end = data.get("absent_from"), data.get("absent_until")
         if start is None and end is None:
-            raise forms.ValidationError(_("请填写离岗起止日期(至少一项)。"))
+            raise forms.ValidationError(_("请填写离岗起止日期（至少一项）。"))
         if start and end and end < start:
             self.add_error("absent_until", _("离岗结束日期不能早于开始日期。"))
         return data

@@ -93,7 +93,7 @@ def absence(request: HttpRequest, area_pk: int, pk: int) -> HttpResponse:
         d = form.cleaned_data
         actions.set_absence(request, r, d["absent_from"], d["absent_until"], d["absence_reason"])
         messages.success(
-            request, _("已登记 %(name)s 离岗,期间工作由下一顺位递补。") % {"name": r.user}
+            request, _("已登记 %(name)s 离岗，期间工作由下一顺位递补。") % {"name": r.user}
         )
         return redirect("areas:detail", area_pk)
     return render(request, "areas/absence.html", {"form": form, "r": r, "nav_section": "areas"})
@@ -133,5 +133,5 @@ def add(request: HttpRequest, area_pk: int) -> HttpResponse:
         actions.add_responsible(request, area, form.cleaned_data["user"], form.cleaned_data["role"])
         messages.success(request, _("已加入责任链。"))
     else:
-        messages.error(request, _("未能加入:请选择人员和职责。"))
+        messages.error(request, _("未能加入：请选择人员和职责。"))
     return redirect("areas:detail", area_pk)

@@ -74,18 +74,18 @@ class DemoAccount:
 
 DEMO_ACCOUNTS: tuple[DemoAccount, ...] = (
     DemoAccount("admin", UserRole.ADMIN, "系统管理员", "全部数据"),
-    DemoAccount("quyixian", UserRole.DISTRICT_OFFICE, "陈志刚", "大安区(区一线办)"),
-    DemoAccount("jiedao", UserRole.STREET_OFFICE, "周红梅", "龙井街(街道党工委)"),
-    DemoAccount("shequ", UserRole.COMMUNITY_WORKER, "王丽华", "仁和社区(社区书记)"),
-    DemoAccount("shequ2", UserRole.COMMUNITY_WORKER, "赵敏", "宏丰社区(社区书记)"),
-    DemoAccount("wangge", UserRole.GRID_WORKER, "李建军", "仁和社区 仁和家园 第一网格(网格长)"),
-    DemoAccount("dangyuan", UserRole.PARTY_MEMBER, "张国华", "仁和社区(离退休党员、楼栋长)"),
-    DemoAccount("ganbu", UserRole.CADRE, "黄文斌", "仁和社区(驻点干部)"),
-    DemoAccount("jumin", UserRole.RESIDENT, "刘淑芬", "仁和社区 仁和家园 1栋(居民)"),
+    DemoAccount("quyixian", UserRole.DISTRICT_OFFICE, "陈志刚", "大安区（区一线办）"),
+    DemoAccount("jiedao", UserRole.STREET_OFFICE, "周红梅", "龙井街（街道党工委）"),
+    DemoAccount("shequ", UserRole.COMMUNITY_WORKER, "王丽华", "仁和社区（社区书记）"),
+    DemoAccount("shequ2", UserRole.COMMUNITY_WORKER, "赵敏", "宏丰社区（社区书记）"),
+    DemoAccount("wangge", UserRole.GRID_WORKER, "李建军", "仁和社区 仁和家园 第一网格（网格长）"),
+    DemoAccount("dangyuan", UserRole.PARTY_MEMBER, "张国华", "仁和社区（离退休党员、楼栋长）"),
+    DemoAccount("ganbu", UserRole.CADRE, "黄文斌", "仁和社区（驻点干部）"),
+    DemoAccount("jumin", UserRole.RESIDENT, "刘淑芬", "仁和社区 仁和家园 1栋（居民）"),
 )
 _DEMO = {a.username: a for a in DEMO_ACCOUNTS}
 
-# The families living in the first two households of 仁和家园 1栋: the demo resident
+# The families living in the first two households of 仁和家园 1栋： the demo resident
 # and the demo party member. (relation, gender, age, name)
 _DEMO_FAMILIES = (
     (("户主", "F", 70, "刘淑芬"), ("配偶", "M", 72, "陈德明")),
@@ -274,7 +274,7 @@ class _Builder:
         return ok
 
     def id_number(self, birth: dt.date, gender: str, migrant: bool) -> str:
-        """A valid 18-digit 居民身份证号码: odd order code for men, even for women."""
+        """A valid 18-digit 居民身份证号码： odd order code for men, even for women."""
         region = self.region(birth.year, migrant)
         while True:
             order = self.rng.randrange(500) * 2 + (1 if gender == "M" else 0)
@@ -489,7 +489,7 @@ class _Builder:
         c = self.counts
         c["residents"] = len(people)
         c["tagged_residents"] = sum(1 for p in people if p.tags)
-        self.say(f"已创建 {len(people):,} 名居民,其中关爱对象 {c['tagged_residents']:,} 名")
+        self.say(f"已创建 {len(people):,} 名居民，其中关爱对象 {c['tagged_residents']:,} 名")
 
     def family(self, kind: str) -> list[tuple[str, str, int, str]]:
         """(relation, gender, age, surname) of each member, the head first."""
@@ -946,7 +946,7 @@ class _Builder:
                 )
             self.chains.append(chain)
 
-        # Grids: 网格长, 网格员, then a 党小组长 (a party member living there) or a 联户长.
+        # Grids: 网格长， 网格员， then a 党小组长 (a party member living there) or a 联户长.
         for gi, grid in enumerate(self.grids):
             leader = (
                 demo["wangge"]
@@ -1091,7 +1091,7 @@ class _Builder:
         self.say(
             f"已创建党组织:1 个街道党工委、{c['committees']} 个社区党委、"
             f"{c['general_branches']} 个社区党总支、{c['branches']} 个党支部、"
-            f"{c['groups']} 个党小组;党员 {c['party_members']:,} 名"
+            f"{c['groups']} 个党小组；党员 {c['party_members']:,} 名"
         )
         chains = [r for chain in self.chains for r in chain]
         Responsibility.objects.bulk_create(chains, batch_size=2000)
@@ -1145,9 +1145,9 @@ def build_demo_street(
     structure (6 communities, their estates and grids, 29 branches) stays whole at
     any scale. Raises :class:`DemoDataError` when a demo username is taken."""
     if not scale > 0:
-        raise DemoDataError("规模(scale)必须大于 0")
+        raise DemoDataError("规模（scale）必须大于 0")
     taken = sorted(User.objects.filter(username__in=list(_DEMO)).values_list("username", flat=True))
     if taken:
-        raise DemoDataError(f"已有同名账号:{'、'.join(taken)},请在空数据库中生成演示数据")
+        raise DemoDataError(f"已有同名账号：{'、'.join(taken)}，请在空数据库中生成演示数据")
     with transaction.atomic():
         return _Builder(scale, seed, stdout).build()

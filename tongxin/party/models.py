@@ -1,4 +1,4 @@
-"""Party organisations (党组织): 党委 > 党总支 > 党支部 > 党小组, mirroring the grid."""
+"""Party organisations (党组织): 党委 > 党总支 > 党支部 > 党小组， mirroring the grid."""
 
 from __future__ import annotations
 

@@ -41,5 +41,5 @@ def register_resident(
 @transaction.atomic
 def update_resident(request: HttpRequest, resident: Resident, changed: list[str]) -> Resident:
     resident.save()
-    record(request, AuditEntry.Action.CHANGE, resident, "修改: " + ", ".join(changed))
+    record(request, AuditEntry.Action.CHANGE, resident, "修改： " + ", ".join(changed))
     return resident

@@ -26,7 +26,7 @@ def clean_id_number(value: str) -> str:
     if len(number) != 18:
         raise DjangoValidationError(_("身份证号应为18位"))
     if not number[:-1].isdigit() or not (number[-1].isdigit() or number[-1] == "X"):
-        raise DjangoValidationError(_("身份证号格式不正确(前17位应为数字,最后一位为数字或X)"))
+        raise DjangoValidationError(_("身份证号格式不正确（前17位应为数字，最后一位为数字或X）"))
     if number[-1] != ric.calc_check_digit(number):
         raise DjangoValidationError(_("身份证号校验位不正确"))
     try:
@@ -44,7 +44,7 @@ def clean_id_number(value: str) -> str:
 def clean_phone(value: str) -> str:
     compact = re.sub(r"[\s()]", "", value)
     if not _PHONE.match(compact):
-        raise DjangoValidationError(_("电话号码格式不正确(手机11位,座机如 0813-1234567)"))
+        raise DjangoValidationError(_("电话号码格式不正确（手机11位，座机如 0813-1234567）"))
     return compact
 
 

@@ -172,7 +172,7 @@ def _sheet_from_rows(rows: list[tuple[int, tuple]]) -> Sheet:
     for i, cell in enumerate(header_values):
         key = _HEADER_MAP.get(_normalise_header(cell))
         if key is None:
-            continue  # an extra column (序号, 籍贯…) is no error
+            continue  # an extra column (序号， 籍贯…) is no error
         if key in positions:
             duplicated.append(str(cell).strip())
             continue

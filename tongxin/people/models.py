@@ -35,7 +35,7 @@ class Gender(models.TextChoices):
 
 
 def pinyin_keys(name: str) -> tuple[str, str]:
-    """('zhangsan', 'zs') for 张三: what a worker types to find a person."""
+    """('zhangsan', 'zs') for 张三： what a worker types to find a person."""
     syllables = lazy_pinyin(name, errors="ignore")
     initials = lazy_pinyin(name, style=Style.FIRST_LETTER, errors="ignore")
     return "".join(syllables).lower(), "".join(initials).lower()

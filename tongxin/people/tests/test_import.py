@@ -114,7 +114,7 @@ GOOD = [
         unit="3",
         room="301",
         relation="配偶",
-        tags="残疾人,住院",
+        tags="残疾人，住院",
     ),
     row("钱多多", "女", unit="3", room="301", tags="留守儿童；流动人口"),
     [None] * len(HEADERS),  # blank: skipped
@@ -292,7 +292,7 @@ def not_an_xlsx_zip() -> bytes:
 @pytest.mark.parametrize(
     ("data", "name", "message"),
     [
-        ("姓名,电话\n张三,138\n".encode(), "居民.xlsx", "文件无法读取"),
+        ("姓名，电话\n张三,138\n".encode(), "居民.xlsx", "文件无法读取"),
         (not_an_xlsx_zip(), "居民.xlsx", "文件无法读取"),
         (xlsx_bytes(GOOD), "居民.csv", "只能上传 .xlsx"),
     ],
@@ -462,7 +462,7 @@ def test_row_numbers_are_excel_row_numbers_past_blank_rows(world):
     sheet.append([*HEADERS, "序号"])
     sheet.append([*row("甲"), 1])
     sheet.append([])
-    sheet.append([None] * len(HEADERS) + [2])  # only its 序号: blank all the same
+    sheet.append([None] * len(HEADERS) + [2])  # only its 序号： blank all the same
     sheet.append([*row("乙", phone="123"), 3])
     out = io.BytesIO()
     workbook.save(out)
