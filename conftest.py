@@ -1,3 +1,9 @@
+import os
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+
 import pytest
 
 
@@ -16,3 +22,37 @@ def world(db):
     from tongxin.testing import build_world
 
     return build_world()
+
+
+PO = Path(__file__).resolve().parent / "locale" / "en" / "LC_MESSAGES" / "django.po"
+
+
+@pytest.fixture(scope="session")
+def compiled_catalogue():
+    """Compile the committed English .po, as setup does with compilemessages; written
+    atomically so parallel workers never read half a file."""
+    if shutil.which("msgfmt") is None:
+        pytest.skip("GNU gettext (msgfmt) is not installed; apt install gettext")
+    mo = PO.with_suffix(".mo")
+    with tempfile.NamedTemporaryFile(dir=mo.parent, suffix=".mo.tmp", delete=False) as tmp:
+        target = Path(tmp.name)
+    try:
+        result = subprocess.run(
+            ["msgfmt", "--check-format", "-o", str(target), str(PO)],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        assert result.returncode == 0, result.stderr
+        os.replace(target, mo)
+    finally:
+        target.unlink(missing_ok=True)
+    return mo
+
+
+@pytest.fixture
+def english(settings, compiled_catalogue):
+    """The name of the language cookie, with the English catalogue compiled and
+    Django's translation cache dropped (re-setting LOCALE_PATHS does that)."""
+    settings.LOCALE_PATHS = [*settings.LOCALE_PATHS]
+    return settings.LANGUAGE_COOKIE_NAME

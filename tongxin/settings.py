@@ -216,3 +216,4 @@ LOGGING = {
 TONGXIN_TRUSTED_PROXY = _env_bool("TONGXIN_TRUSTED_PROXY", False)
 AXES_VERBOSE = False
 LOGGING["loggers"] = {"axes": {"level": "WARNING"}}
+FORMAT_MODULE_PATH = ["tongxin.formats"]

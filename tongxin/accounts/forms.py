@@ -3,6 +3,7 @@ from __future__ import annotations
 from django import forms
 from django.contrib.auth import password_validation
 from django.contrib.auth.forms import AuthenticationForm
+from django.utils.text import get_text_list
 from django.utils.translation import gettext_lazy as _
 
 from tongxin.accounts.models import User, UserRole
@@ -32,7 +33,7 @@ ROLE_AREA_LEVELS: dict[str, tuple[int, ...] | None] = {
 
 class AreaChoiceField(forms.ModelChoiceField):
     def label_from_instance(self, obj: Area) -> str:
-        return f"{'　' * (obj.depth - 1)}{obj.name}（{obj.get_level_display()}）"
+        return f"{'　' * (obj.depth - 1)}{obj.name} ({obj.get_level_display()})"
 
 
 class UserForm(StyledForm, forms.ModelForm):
@@ -67,7 +68,7 @@ class UserForm(StyledForm, forms.ModelForm):
             if area is None:
                 self.add_error("area", _("该角色必须指定负责区域。"))
             elif area.level not in levels:
-                allowed = "、".join(str(Level(x).label) for x in levels)
+                allowed = get_text_list([str(Level(x).label) for x in levels], _("或"))
                 message = _("该角色的负责区域应为：%(levels)s。") % {"levels": allowed}
                 self.add_error("area", message)
         password = data.get("password")

@@ -29,7 +29,7 @@ class AbsenceForm(StyledForm, forms.ModelForm):
 
 class PersonChoiceField(forms.ModelChoiceField):
     def label_from_instance(self, obj: User) -> str:
-        return f"{obj.full_name}（{obj.username} · {obj.get_role_display()}）"
+        return f"{obj.full_name} ({obj.username} · {obj.get_role_display()})"
 
 
 class AddResponsibleForm(StyledForm, forms.Form):

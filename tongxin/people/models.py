@@ -353,6 +353,8 @@ class ImportJob(models.Model):
     households_created = models.PositiveIntegerField(_("新增户"), default=0)
     finished_at = models.DateTimeField(_("完成时间"), null=True, blank=True)
     message = models.CharField(_("说明"), max_length=500, blank=True)
+    # The uploader's language: the worker writes the report in it.
+    language = models.CharField(max_length=10, default="zh-hans")
 
     objects = ImportJobQuerySet.as_manager()
 

@@ -7,9 +7,11 @@ import hashlib
 import logging
 import threading
 
+from django.conf import settings
 from django.db import IntegrityError, connection, connections, transaction
 from django.db.models import Q
 from django.utils import timezone
+from django.utils import translation
 from django.utils.translation import gettext as _
 from django_tasks import task
 
@@ -48,7 +50,8 @@ def start_import(user: User, name: str, data: bytes) -> tuple[ImportJob, bool]:
         if earlier is not None:
             return earlier, False
         job = ImportJob.objects.create(
-            created_by=user, original_name=name[:255], content=data, sha256=digest
+            created_by=user, original_name=name[:255], content=data, sha256=digest,
+            language=translation.get_language() or settings.LANGUAGE_CODE,
         )
         transaction.on_commit(lambda: run_import.enqueue(job.pk))
     return job, True
@@ -71,12 +74,14 @@ def process_job(job: ImportJob) -> ImportJob:
         return job
     job.status = Status.VALIDATING
     try:
-        _validate_and_write(job)
+        with translation.override(job.language):
+            _validate_and_write(job)
     except importer.ImportFileError as e:
         _finish(job, Status.FAILED, e.message)
     except Exception:
         logger.exception("Import job %s failed", job.pk)
-        _finish(job, Status.FAILED, _("导入时发生意外错误，未导入任何数据。请联系管理员。"))
+        with translation.override(job.language):
+            _finish(job, Status.FAILED, _("导入时发生意外错误，未导入任何数据。请联系管理员。"))
     return job
 
 

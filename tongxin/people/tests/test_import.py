@@ -527,3 +527,14 @@ def test_a_job_already_claimed_is_left_alone(world):
     assert not Resident.objects.filter(name="一次").exists()
     job.refresh_from_db()
     assert job.status == ImportJob.Status.VALIDATING and bytes(job.content)
+
+
+def test_the_report_is_in_the_uploaders_language(
+    world, worker, english, django_capture_on_commit_callbacks
+):
+    worker.cookies[english] = "en"
+    post_file(worker, xlsx_bytes(BAD), django_capture_on_commit_callbacks)
+    job = ImportJob.objects.get()
+    assert job.language == "en"
+    assert not any("\u4e00" <= ch <= "\u9fff" for ch in job.message)
+    assert "check digit" in " ".join(e["message"] for e in job.errors).lower()
