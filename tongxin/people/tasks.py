@@ -10,8 +10,7 @@ import threading
 from django.conf import settings
 from django.db import IntegrityError, connection, connections, transaction
 from django.db.models import Q
-from django.utils import timezone
-from django.utils import translation
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 from django_tasks import task
 
@@ -50,7 +49,10 @@ def start_import(user: User, name: str, data: bytes) -> tuple[ImportJob, bool]:
         if earlier is not None:
             return earlier, False
         job = ImportJob.objects.create(
-            created_by=user, original_name=name[:255], content=data, sha256=digest,
+            created_by=user,
+            original_name=name[:255],
+            content=data,
+            sha256=digest,
             language=translation.get_language() or settings.LANGUAGE_CODE,
         )
         transaction.on_commit(lambda: run_import.enqueue(job.pk))
