@@ -41,8 +41,12 @@ setup_python() {
   want=$(cat requirements.txt requirements-dev.txt | sha256sum | cut -d' ' -f1)
   if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
     say "Installing Python packages"
-    "$PY" -m pip install -q --disable-pip-version-check --upgrade pip
-    "$PY" -m pip install -q --disable-pip-version-check -r requirements-dev.txt
+    # (Some machines' pip configuration names local mirrors that may not exist; its
+    # "Location ... is ignored" warnings are noise, not errors.)
+    "$PY" -m pip install -q --disable-pip-version-check --upgrade pip 2>&1 | grep -v "^WARNING: Location" || true
+    "$PY" -m pip install -q --disable-pip-version-check -r requirements-dev.txt 2>&1 \
+      | grep -v "^WARNING: Location" || true
+    "$PY" -c "import django, openpyxl, playwright, pytest_django" # fail here if the install did
     echo "$want" > "$stamp"
   fi
 }
