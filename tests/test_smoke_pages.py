@@ -20,3 +20,14 @@ def test_it_renders_home_for_every_role(client, world, who):
     r = client.get(reverse("home"))
     assert r.status_code == 200
     assert "您好" in r.content.decode()
+
+
+def test_administrators_are_warned_of_a_year_without_holiday_data(client, world):
+    import time_machine
+
+    with time_machine.travel("2026-11-25 10:00 +0800"):
+        client.force_login(world.admin)
+        body = client.get(reverse("home")).content.decode()
+        assert "2027年" in body and "工作日历" in body
+        client.force_login(world.worker_a)
+        assert "2027年" not in client.get(reverse("home")).content.decode()

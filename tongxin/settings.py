@@ -65,6 +65,7 @@ INSTALLED_APPS = [
     "tongxin.party",
     "tongxin.people",
     "tongxin.audit",
+    "tongxin.workcal",
     "tongxin.demo",
 ]
 

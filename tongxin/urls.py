@@ -8,6 +8,7 @@ urlpatterns = [
     path("residents/import/", include("tongxin.people.import_urls")),
     path("residents/", include("tongxin.people.urls")),
     path("party/", include("tongxin.party.urls")),
+    path("calendar/", include("tongxin.workcal.urls")),
     path("i18n/", include("django.conf.urls.i18n")),
     path("django-admin/", admin.site.urls),
 ]

@@ -13,6 +13,7 @@ from tongxin.accounts.models import UserRole
 from tongxin.accounts.scope import Scope, scope_for
 from tongxin.areas.models import Area, Level, Responsibility
 from tongxin.people.models import CareTag, PartyMember, Resident
+from tongxin.workcal.warnings import calendar_warnings
 
 
 def healthz(request: HttpRequest) -> JsonResponse:
@@ -62,7 +63,10 @@ def home(request: HttpRequest) -> HttpResponse:
     user = request.user
     scope = scope_for(user)
     today = timezone.localdate()
-    context: dict = {"nav_section": "home", "scope": scope, "today": today}
+    context: dict = {
+        "nav_section": "home", "scope": scope, "today": today,
+        "calendar_warnings": calendar_warnings(user),
+    }
     if scope.sees_area_tree:
         context.update(_staff_context(scope, today))
         context["can_import"] = scope.can_change
