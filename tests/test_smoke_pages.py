@@ -31,3 +31,17 @@ def test_administrators_are_warned_of_a_year_without_holiday_data(client, world)
         assert "2027年" in body and "工作日历" in body
         client.force_login(world.worker_a)
         assert "2027年" not in client.get(reverse("home")).content.decode()
+
+
+def test_error_pages_are_in_chinese(client, world, settings):
+    settings.DEBUG = False
+    client.force_login(world.worker_a)
+    r = client.get(reverse("people:detail", args=[world.resident_b1.pk]))
+    assert r.status_code == 404 and "页面不存在或您无权查看" in r.content.decode()
+    r = client.get(reverse("users"))
+    assert r.status_code == 403 and "没有进行此操作的权限" in r.content.decode()
+
+
+def test_the_favicon_is_served(client):
+    r = client.get("/favicon.ico")
+    assert r.status_code == 301 and r["Location"].endswith("favicon.svg")

@@ -33,7 +33,9 @@ class PersonChoiceField(forms.ModelChoiceField):
 
 
 class AddResponsibleForm(StyledForm, forms.Form):
-    user = PersonChoiceField(queryset=User.objects.none(), label=_("人员"))
+    user = PersonChoiceField(
+        queryset=User.objects.none(), label=_("人员"), empty_label=_("请选择人员")
+    )
     role = forms.ChoiceField(choices=Role.choices, label=_("职责"))
 
     def __init__(self, *args, area: Area, **kwargs) -> None:

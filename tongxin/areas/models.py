@@ -20,7 +20,7 @@ class Level(models.IntegerChoices):
     STREET = 20, _("街道")
     COMMUNITY = 30, _("社区/村")
     ESTATE = 40, _("小区")
-    ZONE = 50, _("片区")
+    ZONE = 50, _("网格")
     BUILDING = 60, _("楼栋")
     HOUSEHOLD = 70, _("户")
 

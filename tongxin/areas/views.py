@@ -65,7 +65,7 @@ def detail(request: HttpRequest, pk: int) -> HttpResponse:
         return redirect("areas:tree")
     context = {
         "area": area,
-        "path": area.ancestors_and_self(),
+        "path": [(a, scope.covers_area(a)) for a in area.ancestors_and_self()],
         "nodes": _children(area)[:500] if area.level != Level.BUILDING else None,
         "households": _children(area)[:500] if area.level == Level.BUILDING else None,
         "resident_count": scope.residents().within(area).count(),

@@ -6,7 +6,8 @@ from django.contrib.auth.decorators import login_required
 from django.db import connection
 from django.db.models import Count, Q
 from django.http import HttpRequest, HttpResponse, JsonResponse
-from django.shortcuts import render
+from django.shortcuts import redirect, render
+from django.templatetags.static import static
 from django.utils import timezone
 
 from tongxin.accounts.models import UserRole
@@ -14,6 +15,10 @@ from tongxin.accounts.scope import Scope, scope_for
 from tongxin.areas.models import Area, Level, Responsibility
 from tongxin.people.models import CareTag, PartyMember, Resident
 from tongxin.workcal.warnings import calendar_warnings
+
+
+def favicon(request: HttpRequest) -> HttpResponse:
+    return redirect(static("favicon.svg"), permanent=True)
 
 
 def healthz(request: HttpRequest) -> JsonResponse:
@@ -64,7 +69,9 @@ def home(request: HttpRequest) -> HttpResponse:
     scope = scope_for(user)
     today = timezone.localdate()
     context: dict = {
-        "nav_section": "home", "scope": scope, "today": today,
+        "nav_section": "home",
+        "scope": scope,
+        "today": today,
         "calendar_warnings": calendar_warnings(user),
     }
     if scope.sees_area_tree:

@@ -32,6 +32,16 @@ def tree(request: HttpRequest) -> HttpResponse:
     return render(request, "party/tree.html", {"orgs": orgs, "nav_section": "party"})
 
 
+def _path_to(org: PartyOrg, scope) -> list[PartyOrg]:
+    """The organisations above ``org``, each marked whether the user may open it."""
+    above = list(PartyOrg.objects.filter(path__in=[org.path[: i * 4] for i in range(1, org.depth)]))
+    allowed = scope.party_orgs().filter(pk__in=[o.pk for o in above])
+    visible = set(allowed.values_list("pk", flat=True))
+    for o in above:
+        o.visible = o.pk in visible
+    return above
+
+
 @login_required
 def detail(request: HttpRequest, pk: int) -> HttpResponse:
     scope = scope_for(request.user)
@@ -54,12 +64,7 @@ def detail(request: HttpRequest, pk: int) -> HttpResponse:
             "children": children,
             "page": page,
             "q": q,
-            "path": [
-                o
-                for o in PartyOrg.objects.filter(
-                    path__in=[org.path[: i * 4] for i in range(1, org.depth)]
-                )
-            ],
+            "path": _path_to(org, scope),
             "nav_section": "party",
         },
     )
