@@ -2,7 +2,8 @@
 # Tongxin's two commands (see README):
 #   ./tongxin.sh start   set everything up and start Tongxin with the demo street on http://127.0.0.1:8000
 #   ./tongxin.sh test    set everything up and run all tests (SQLite, and PostgreSQL when reachable)
-# and a few for operators: setup, worker, backup.
+# and a few for operators: setup, worker (the background task worker), scheduler (queues the
+# deadline sweep every minute), backup.
 set -euo pipefail
 cd "$(dirname "$0")"
 ROOT=$PWD
@@ -62,18 +63,39 @@ prepare_db() {
   "$PY" manage.py createcachetable -v0 2>/dev/null || true
 }
 
+# The processes started beside the web server; stopped (SIGTERM, then waited for) when
+# the script ends, however it ends.
+BACKGROUND=()
+stop_background() {
+  [ ${#BACKGROUND[@]} -eq 0 ] && return 0
+  kill -TERM "${BACKGROUND[@]}" 2>/dev/null || true
+  wait "${BACKGROUND[@]}" 2>/dev/null || true
+  BACKGROUND=()
+}
+
 cmd_start() {
   setup
   prepare_db
   "$PY" manage.py collectstatic --noinput -v0
   say "Building the demo street (only on an empty database)"
   "$PY" manage.py seed_demo --if-empty
-  say "Starting the background worker and the web server on http://127.0.0.1:8000"
+  say "Starting the background worker, the deadline scheduler and the web server on http://127.0.0.1:${TONGXIN_PORT:-8000}"
+  trap stop_background EXIT
+  trap 'stop_background; exit 130' INT
+  trap 'stop_background; exit 143' TERM
+  # The worker runs queued tasks (imports, the deadline sweep); the scheduler queues
+  # the sweep every minute, so overdue demands escalate without anyone remembering.
   "$PY" manage.py db_worker --queue-name '*' &
-  local worker=$!
-  trap 'kill $worker 2>/dev/null || true' EXIT INT TERM
+  BACKGROUND+=("$!")
+  "$PY" manage.py run_scheduler &
+  BACKGROUND+=("$!")
+  # In the background too, and waited for: a shell runs its traps only between commands,
+  # so a SIGTERM sent to this script would otherwise wait for the web server to end.
   "$VENV/bin/gunicorn" tongxin.wsgi --bind 127.0.0.1:${TONGXIN_PORT:-8000} --workers 2 \
-    --access-logfile - --graceful-timeout 10
+    --timeout 120 --access-logfile - --graceful-timeout 10 &
+  local web=$!
+  BACKGROUND+=("$web")
+  wait "$web"
 }
 
 pg_reachable() {
@@ -112,5 +134,6 @@ case "${1:-}" in
   test) shift; cmd_test "$@" ;;
   setup) setup; prepare_db ;;
   worker) setup_python; exec "$PY" manage.py db_worker --queue-name '*' ;;
-  *) echo "usage: $0 start | test [pytest args] | setup | worker" >&2; exit 2 ;;
+  scheduler) shift; setup_python; exec "$PY" manage.py run_scheduler "$@" ;;
+  *) echo "usage: $0 start | test [pytest args] | setup | worker | scheduler [--interval N | --once]" >&2; exit 2 ;;
 esac

@@ -45,3 +45,16 @@ def test_error_pages_are_in_chinese(client, world, settings):
 def test_the_favicon_is_served(client):
     r = client.get("/favicon.ico")
     assert r.status_code == 301 and r["Location"].endswith("favicon.svg")
+
+
+def test_home_shows_what_waits_in_the_demand_loop(client, world):
+    from tongxin.demands.testing import submit
+
+    submit(world.household_a1)
+    client.force_login(world.worker_a)
+    body = client.get(reverse("home")).content.decode()
+    assert "待派单" in body and "代录诉求" in body
+    assert 'href="/demands/?tab=dispatch"' in body
+    client.force_login(world.party_member_a)
+    body = client.get(reverse("home")).content.decode()
+    assert "可认领" in body and "代录诉求" not in body

@@ -66,6 +66,7 @@ INSTALLED_APPS = [
     "tongxin.people",
     "tongxin.audit",
     "tongxin.workcal",
+    "tongxin.demands",
     "tongxin.demo",
 ]
 
@@ -215,6 +216,11 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": os.environ.get("TONGXIN_LOG_LEVEL", "INFO")},
 }
 TONGXIN_TRUSTED_PROXY = _env_bool("TONGXIN_TRUSTED_PROXY", False)
+if TONGXIN_TRUSTED_PROXY:
+    # Behind the office's reverse proxy: believe its Host and scheme, so absolute links
+    # (the QR codes people scan) carry the public address, not the internal one.
+    USE_X_FORWARDED_HOST = True
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 AXES_VERBOSE = False
 LOGGING["loggers"] = {"axes": {"level": "WARNING"}}
 FORMAT_MODULE_PATH = ["tongxin.formats"]

@@ -8,6 +8,9 @@ urlpatterns = [
     path("residents/import/", include("tongxin.people.import_urls")),
     path("residents/", include("tongxin.people.urls")),
     path("party/", include("tongxin.party.urls")),
+    path("demands/", include("tongxin.demands.urls")),
+    # Public pages (no sign-in): reporting a problem and following it.
+    path("", include(("tongxin.demands.urls_public", "public"))),
     path("calendar/", include("tongxin.workcal.urls")),
     path("i18n/", include("django.conf.urls.i18n")),
     path("django-admin/", admin.site.urls),

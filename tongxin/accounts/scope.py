@@ -94,6 +94,38 @@ class Scope:
     def may_change_area(self, area: Area) -> bool:
         return self.can_change and self.covers_area(area)
 
+    # --- demands --------------------------------------------------------------------
+    def demands(self, user: User, qs=None):
+        """Demands a user may open: those of their area; for a party member also those
+        they handle and the open orders of their community's pool; for a resident the
+        ones they reported."""
+        from django.db.models import Q
+
+        from tongxin.demands.models import Demand, State
+
+        qs = Demand.objects.all() if qs is None else qs
+        if self.everything:
+            return qs
+        if self.area is not None:
+            return qs.filter(Q(area__path__startswith=self.area.path) | Q(handler=user))
+        if self.org_area is not None:  # a party member
+            return qs.filter(
+                Q(handler=user)
+                | Q(
+                    state=State.DISPATCHED,
+                    pool=True,
+                    handler__isnull=True,
+                    area__path__startswith=self.org_area.path,
+                )
+            )
+        if user.is_authenticated and user.resident_id:
+            return qs.filter(Q(reporter_id=user.resident_id) | Q(handler=user))
+        return qs.filter(handler=user) if user.is_authenticated else qs.none()
+
+    def may_dispatch(self, demand) -> bool:
+        """Accept, dispatch, merge, return-visit: staff who may change the demand's area."""
+        return self.can_change and self.covers_area(demand.area)
+
     @property
     def sees_party_orgs(self) -> bool:
         return self.org_everything or self.org_area is not None
@@ -154,6 +186,22 @@ def get_area_for(user: User, pk: int, *, change: bool = False) -> Area:
     if change and not scope.may_change_area(area):
         raise PermissionDenied
     return area
+
+
+def get_demand_for(user: User, pk: int):
+    """A demand the user may open, else 404 (no hint whether it exists)."""
+    from django.http import Http404
+
+    demand = (
+        scope_for(user)
+        .demands(user)
+        .select_related("area", "community", "category", "handler", "reporter")
+        .filter(pk=pk)
+        .first()
+    )
+    if demand is None:
+        raise Http404
+    return demand
 
 
 def _is_ancestor_of_scope(scope: Scope, area: Area) -> bool:

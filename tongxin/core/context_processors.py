@@ -6,9 +6,18 @@ from tongxin.accounts.scope import scope_for
 
 
 def navigation(request: HttpRequest) -> dict:
-    """What the top bar offers depends on what the user's scope reaches."""
+    """What the top bar offers depends on what the user's scope reaches; staff and
+    party members also see how many of their messages are unread (one counted query)."""
     user = getattr(request, "user", None)
     if user is None or not user.is_authenticated:
         return {}
     scope = scope_for(user)
-    return {"nav_scope": scope}
+    context: dict = {"nav_scope": scope}
+    if scope.sees_area_tree or scope.sees_party_orgs:
+        from tongxin.demands.models import Notification
+
+        context["nav_works"] = True
+        context["unread_count"] = Notification.objects.filter(
+            user=user, read_at__isnull=True
+        ).count()
+    return context

@@ -63,6 +63,14 @@ def _staff_context(scope: Scope, today: dt.date) -> dict:
     }
 
 
+def _work_counts(user, scope: Scope) -> list[tuple[str, str, int]]:
+    """(tab, label, count) of the demand work list: what waits for this person."""
+    from tongxin.demands.views_staff import work_sections
+
+    sections = work_sections(user, scope, timezone.now())
+    return [(s.key, str(s.label), s.demands.count()) for s in sections]
+
+
 @login_required
 def home(request: HttpRequest) -> HttpResponse:
     user = request.user
@@ -74,6 +82,8 @@ def home(request: HttpRequest) -> HttpResponse:
         "today": today,
         "calendar_warnings": calendar_warnings(user),
     }
+    if scope.sees_area_tree or user.role == UserRole.PARTY_MEMBER:
+        context["work"] = _work_counts(user, scope)
     if scope.sees_area_tree:
         context.update(_staff_context(scope, today))
         context["can_import"] = scope.can_change

@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class DemandsConfig(AppConfig):
+    name = "tongxin.demands"
+    verbose_name = "群众诉求"

@@ -1,0 +1,503 @@
+"""The problem ledger (问题台账, source 004): which demands a filter selects, one page of
+them by keyset, the place and handling columns, and the Excel export. No HTTP here: the
+views parse the request and authorise, then call these.
+
+Personal data stays masked in every column: the reporter's name and phone, and any phone
+or ID number a resident typed into the description or a handler into the answer.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from itertools import islice
+from typing import IO
+
+from django.core import signing
+from django.db.models import Q, QuerySet, TextChoices
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+from openpyxl import Workbook
+from openpyxl.cell import WriteOnlyCell
+from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
+from openpyxl.styles import Alignment, Font
+from openpyxl.utils import get_column_letter
+
+from tongxin.accounts.models import User
+from tongxin.areas.models import Area, Level
+from tongxin.demands.metrics import Period
+from tongxin.demands.models import Category, Channel, Demand, Satisfaction, State, Tier
+from tongxin.people.idnumbers import mask_id_number, mask_phone
+
+PAGE_SIZE = 30
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+class Light(TextChoices):
+    """The traffic light beside a deadline (Demand.light)."""
+
+    YELLOW = "yellow", gettext_lazy("黄灯（预警）")
+    RED = "red", gettext_lazy("红灯（超期）")
+
+
+# --- filtering -------------------------------------------------------------------------
+_NUMBER = re.compile(r"^(\d{4})-0*(\d{1,12})$")  # the ledger number, 2026-000123
+_TRACKING_CODE = re.compile(r"^[A-Za-z0-9]{10}$")
+
+
+@dataclass(frozen=True)
+class LedgerFilter:
+    """What the ledger shows, each part optional. The views build it from a form whose
+    choices are already limited to the user's scope."""
+
+    area: Area | None = None
+    category: Category | None = None
+    state: str = ""
+    tier: int | None = None
+    light: str = ""
+    channel: str = ""
+    handler: User | None = None
+    date_from: dt.date | None = None
+    date_to: dt.date | None = None
+    q: str = ""
+
+    @property
+    def period(self) -> Period:
+        """The intake dates as a period of time (both days included)."""
+        return Period.days(self.date_from, self.date_to)
+
+    def apply(self, demands: QuerySet, now: dt.datetime) -> QuerySet:
+        if self.area is not None:
+            demands = demands.within(self.area)
+        if self.category is not None:
+            demands = demands.filter(category=self.category)
+        if self.state:
+            demands = demands.filter(state=self.state)
+        if self.tier is not None:
+            demands = demands.filter(tier=self.tier)
+        if self.light == Light.RED:
+            demands = demands.overdue(now)
+        elif self.light == Light.YELLOW:
+            demands = demands.warning(now)
+        if self.channel:
+            demands = demands.filter(channel=self.channel)
+        if self.handler is not None:
+            demands = demands.filter(handler=self.handler)
+        demands = demands.filter(self.period.q("created_at"))
+        if self.q:
+            demands = demands.filter(search(self.q))
+        return demands
+
+    def describe(self) -> str:
+        """The filter in words, for the audit trail: 类别=环境卫生；状态=办理中."""
+        parts = [
+            (_("区域"), self.area and self.area.name),
+            (_("类别"), self.category and self.category.name),
+            (_("状态"), self.state and State(self.state).label),
+            (_("层级"), self.tier and Tier(self.tier).label),
+            (_("时限"), self.light and Light(self.light).label),
+            (_("渠道"), self.channel and Channel(self.channel).label),
+            (_("责任人"), self.handler and str(self.handler)),
+            (_("起始日期"), self.date_from and self.date_from.isoformat()),
+            (_("截止日期"), self.date_to and self.date_to.isoformat()),
+            (_("关键词"), self.q),
+        ]
+        words = [f"{name}={value}" for name, value in parts if value]
+        return "；".join(words) or _("全部")
+
+
+def search(text: str) -> Q:
+    """A title fragment, a ledger number (2026-000123, or just 123) or a tracking code."""
+    text = text.strip()
+    q = Q(title__icontains=text)
+    if (m := _NUMBER.match(text)) and 1 <= int(m[1]) <= 9998:
+        year = int(m[1])
+        q |= Q(pk=int(m[2])) & Period.days(dt.date(year, 1, 1), dt.date(year, 12, 31)).q(
+            "created_at"
+        )
+    elif text.isascii() and text.isdigit() and len(text) <= 12:
+        q |= Q(pk=int(text))
+    if _TRACKING_CODE.match(text):
+        q |= Q(tracking_code=text.upper())
+    return q
+
+
+# --- keyset pagination ------------------------------------------------------------------
+_CURSOR_SALT = "tongxin.demands.ledger.cursor"
+_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+_MICROSECOND = dt.timedelta(microseconds=1)
+
+
+@dataclass(frozen=True)
+class Cursor:
+    """A position in the ledger's order (-created_at, -id): the row it is taken from,
+    and whether the page wanted lies after that row (older) or before it (newer).
+
+    It travels signed, so a cursor typed by hand is refused rather than trusted; even a
+    good one only moves within the rows the caller's scope already allows."""
+
+    created_at: dt.datetime
+    pk: int
+    backwards: bool = False
+
+    @classmethod
+    def of(cls, demand: Demand, backwards: bool = False) -> Cursor:
+        return cls(demand.created_at, demand.pk, backwards)
+
+    def encode(self) -> str:
+        micros = (self.created_at - _EPOCH) // _MICROSECOND
+        return signing.dumps([int(self.backwards), micros, self.pk], salt=_CURSOR_SALT)
+
+    @classmethod
+    def decode(cls, token: str) -> Cursor | None:
+        """The cursor, or None for anything not made by :meth:`encode`."""
+        if not token or len(token) > 200:
+            return None
+        try:
+            backwards, micros, pk = signing.loads(token, salt=_CURSOR_SALT)
+            moment = _EPOCH + micros * _MICROSECOND
+        except (signing.BadSignature, ValueError, TypeError, OverflowError):
+            return None
+        if backwards not in (0, 1) or type(pk) is not int or not 0 < pk < 2**63:
+            return None
+        return cls(moment, pk, bool(backwards))
+
+    def after(self) -> Q:
+        """Rows older than this one. The redundant first term lets the index on
+        (created_at, id) start at the cursor instead of filtering from the top."""
+        return Q(created_at__lte=self.created_at) & (
+            Q(created_at__lt=self.created_at) | Q(pk__lt=self.pk)
+        )
+
+    def before(self) -> Q:
+        return Q(created_at__gte=self.created_at) & (
+            Q(created_at__gt=self.created_at) | Q(pk__gt=self.pk)
+        )
+
+
+@dataclass
+class Page:
+    rows: list[Demand]
+    next: str = ""  # the cursor of the page after, "" when this is the last
+    previous: str = ""  # the cursor of the page before, "" when this is the first
+    is_first: bool = True
+
+
+def page_of(demands: QuerySet, cursor: Cursor | None, size: int = PAGE_SIZE) -> Page:
+    """One page in the order (-created_at, -id), by keyset: the database seeks to the
+    cursor through the index "demand_keyset" however deep the page, where an OFFSET
+    would read and throw away every row before it."""
+    if cursor is not None and cursor.backwards:
+        newer = list(demands.filter(cursor.before()).order_by("created_at", "pk")[: size + 1])
+        more = len(newer) > size
+        rows = newer[:size][::-1]
+        return Page(
+            rows,
+            next=Cursor.of(rows[-1]).encode() if rows else "",
+            previous=Cursor.of(rows[0], backwards=True).encode() if more else "",
+            is_first=not more,
+        )
+    older = demands.order_by("-created_at", "-pk")
+    if cursor is not None:
+        older = older.filter(cursor.after())
+    rows = list(older[: size + 1])
+    more = len(rows) > size
+    rows = rows[:size]
+    return Page(
+        rows,
+        next=Cursor.of(rows[-1]).encode() if more else "",
+        previous=Cursor.of(rows[0], backwards=True).encode() if cursor and rows else "",
+        is_first=cursor is None,
+    )
+
+
+# --- the columns -------------------------------------------------------------------------
+_ID_IN_TEXT = re.compile(r"(?<![0-9A-Za-z])\d{17}[0-9Xx](?![0-9A-Za-z])")
+_PHONE_IN_TEXT = re.compile(r"(?<!\d)(1[3-9]\d{9}|0\d{2,3}-?\d{7,8})(?!\d)")
+
+
+def mask_text(text: str) -> str:
+    """Free text with every ID number and phone number in it masked."""
+    text = _ID_IN_TEXT.sub(lambda m: mask_id_number(m[0]), text)
+    return _PHONE_IN_TEXT.sub(lambda m: mask_phone(m[0]), text)
+
+
+def contact(demand: Demand) -> str:
+    """The reporter's phone, masked: the one given with the demand, else the register's."""
+    if demand.is_anonymous:
+        return ""
+    phone = demand.reporter_phone or (demand.reporter.phone if demand.reporter_id else "")
+    return mask_phone(phone)
+
+
+@dataclass(frozen=True)
+class Words:
+    """The labels and phrases of the columns, translated once per list or export:
+    Django's get_FOO_display hashes every lazy choice label on each call, which was
+    most of the time of a large export."""
+
+    state: dict[str, str]
+    channel: dict[str, str]
+    satisfaction: dict[str, str]
+    pool: str
+    overdue: str
+    warning: str
+    postponed: str
+    rework: str  # with %(n)d
+    rating: str  # with %(r)s
+
+    @classmethod
+    def current(cls) -> Words:
+        def labels(choices) -> dict[str, str]:
+            return {value: str(label) for value, label in choices}
+
+        return cls(
+            state=labels(State.choices),
+            channel=labels(Channel.choices),
+            satisfaction=labels(Satisfaction.choices),
+            pool=_("党员认领池"),
+            overdue=_("已超期"),
+            warning=_("临近时限"),
+            postponed=_("缓办"),
+            rework=_("返工%(n)d次"),
+            rating=_("居民评价：%(r)s"),
+        )
+
+
+def handler_name(demand: Demand, words: Words) -> str:
+    if demand.handler_id:
+        return str(demand.handler)
+    if demand.handler_unit_id:
+        return str(demand.handler_unit)
+    if demand.department_id:
+        return str(demand.department)
+    return words.pool if demand.pool else ""
+
+
+def handling(demand: Demand, now: dt.datetime, words: Words) -> str:
+    """办理情况: the state, the tier, and what stands out (late, postponed, reworked)."""
+    parts = [words.state.get(demand.state, demand.state), f"T{demand.tier}"]
+    light = demand.light(now)
+    if light == Light.RED:
+        parts.append(words.overdue)
+    elif light == Light.YELLOW:
+        parts.append(words.warning)
+    if demand.postponed:
+        parts.append(words.postponed)
+    if demand.rework_count:
+        parts.append(words.rework % {"n": demand.rework_count})
+    return " · ".join(parts)
+
+
+def satisfaction_parts(demand: Demand, words: Words) -> list[str]:
+    """The return visit's verdict, and the resident's own rating when there is one."""
+    parts = []
+    if demand.satisfaction:
+        parts.append(words.satisfaction.get(demand.satisfaction, demand.satisfaction))
+    if demand.resident_rating:
+        rating = words.satisfaction.get(demand.resident_rating, demand.resident_rating)
+        parts.append(words.rating % {"r": rating})
+    return parts
+
+
+@dataclass(frozen=True)
+class Place:
+    """Where a demand is, as the ledger's 网格/位置 column shows it."""
+
+    community: str = ""
+    grid: tuple[str, ...] = ()  # the estates and zones (小区、片区/网格) under the community
+    position: tuple[str, ...] = ()  # the building and household, if the demand is that precise
+
+    @property
+    def grid_names(self) -> tuple[str, ...]:
+        return tuple(n for n in (self.community, *self.grid) if n)
+
+    @property
+    def grid_label(self) -> str:
+        return " ".join(self.grid_names)
+
+
+@dataclass
+class Places:
+    """Names of the nodes above a batch of demands, fetched in one query per batch and
+    remembered across batches (the export reads many)."""
+
+    known: dict[str, tuple[str, int]] = field(default_factory=dict)
+
+    def of(self, demands: list[Demand]) -> dict[int, Place]:
+        wanted = set()
+        for d in demands:
+            path, step = d.area.path, Area.steplen
+            wanted.update(path[:i] for i in range(step, len(path) + 1, step))
+        missing = wanted - self.known.keys()
+        if missing:
+            for path, name, level in Area.objects.filter(path__in=missing).values_list(
+                "path", "name", "level"
+            ):
+                self.known[path] = (name, level)
+        return {d.pk: self._place(d) for d in demands}
+
+    def _place(self, demand: Demand) -> Place:
+        path, step = demand.area.path, Area.steplen
+        nodes = [self.known.get(path[:i]) for i in range(step, len(path) + 1, step)]
+        nodes = [n for n in nodes if n is not None]
+
+        def names(low: int, high: int) -> tuple[str, ...]:
+            return tuple(name for name, level in nodes if low <= level <= high)
+
+        return Place(
+            community=" ".join(names(Level.COMMUNITY, Level.COMMUNITY)),
+            grid=names(Level.ESTATE, Level.ZONE),
+            position=names(Level.BUILDING, Level.HOUSEHOLD),
+        )
+
+
+@dataclass(frozen=True)
+class Row:
+    """One demand as a ledger row: the masked and derived columns, ready to show."""
+
+    demand: Demand
+    place: Place
+    light: str
+    reporter: str
+    contact: str
+    title: str
+    description: str
+    handler: str
+    answer: str
+    satisfaction: list[str]
+
+
+def rows(demands: Iterable[Demand], now: dt.datetime) -> list[Row]:
+    """Rows for a page of demands fetched with :func:`for_rows`: one query for places."""
+    demands = list(demands)
+    located = Places().of(demands)
+    words = Words.current()
+    return [
+        Row(
+            demand=d,
+            place=located[d.pk],
+            light=d.light(now),
+            reporter=d.reporter_display,
+            contact=contact(d),
+            title=mask_text(d.title),
+            description=mask_text(d.description),
+            handler=handler_name(d, words),
+            answer=mask_text(d.public_answer),
+            satisfaction=satisfaction_parts(d, words),
+        )
+        for d in demands
+    ]
+
+
+def for_rows(demands: QuerySet) -> QuerySet:
+    """What every ledger row shows, joined in the same query."""
+    return demands.select_related(
+        "area", "category", "handler", "handler_unit", "department", "reporter"
+    )
+
+
+# --- the export -----------------------------------------------------------------------------
+# DOMAIN.md §3's ledger, in its order, with a width for each column (in characters).
+COLUMNS = [
+    (gettext_lazy("编号"), 13),
+    (gettext_lazy("反映人"), 10),
+    (gettext_lazy("联系电话"), 14),
+    (gettext_lazy("反映时间"), 17),
+    (gettext_lazy("渠道"), 11),
+    (gettext_lazy("类别"), 11),
+    (gettext_lazy("问题描述"), 48),
+    (gettext_lazy("所属网格"), 24),
+    (gettext_lazy("责任人"), 14),
+    (gettext_lazy("办理时限"), 17),
+    (gettext_lazy("办理情况"), 26),
+    (gettext_lazy("办结时间"), 17),
+    (gettext_lazy("反馈情况"), 40),
+    (gettext_lazy("满意度"), 16),
+]
+DATETIME_FORMAT = "yyyy-mm-dd hh:mm"
+EXPORT_CHUNK = 1000
+_CELL_LIMIT = 32_000
+
+
+def _local(moment: dt.datetime | None) -> dt.datetime | None:
+    """Excel has no time zones: the wall-clock time in Asia/Shanghai, without tzinfo."""
+    if moment is None:
+        return None
+    return timezone.localtime(moment).replace(tzinfo=None)
+
+
+def export_row(demand: Demand, place: Place, now: dt.datetime, words: Words) -> list:
+    """One ledger row as the spreadsheet has it: texts and local datetimes."""
+    description = f"{demand.title}：{demand.description}" if demand.description else demand.title
+    return [
+        demand.number,
+        demand.reporter_display,
+        contact(demand),
+        _local(demand.created_at),
+        words.channel.get(demand.channel, demand.channel),
+        demand.category.name,
+        mask_text(description),
+        place.grid_label,
+        handler_name(demand, words),
+        _local(demand.deadline),
+        handling(demand, now, words),
+        _local(demand.resolved_at),
+        mask_text(demand.public_answer),
+        "；".join(satisfaction_parts(demand, words)),
+    ]
+
+
+def export_rows(demands: QuerySet, now: dt.datetime) -> Iterator[list]:
+    """Every row, in ledger order, read in chunks so memory stays flat."""
+    rows = for_rows(demands).order_by("-created_at", "-pk").iterator(chunk_size=EXPORT_CHUNK)
+    places, words = Places(), Words.current()
+    while batch := list(islice(rows, EXPORT_CHUNK)):
+        located = places.of(batch)
+        for demand in batch:
+            yield export_row(demand, located[demand.pk], now, words)
+
+
+def _cell(sheet, value):
+    if isinstance(value, str):
+        # Control characters are not allowed in the file's XML; Excel keeps 32,767 at most.
+        value = ILLEGAL_CHARACTERS_RE.sub("", value)[:_CELL_LIMIT]
+    cell = WriteOnlyCell(sheet, value=value)
+    if isinstance(value, dt.datetime):
+        cell.number_format = DATETIME_FORMAT
+    elif isinstance(value, str):
+        # openpyxl takes a text starting with "=" for a formula: a resident's words must
+        # stay words when the sheet is opened.
+        cell.data_type = "s"
+    return cell
+
+
+def write_xlsx(demands: QuerySet, out: IO[bytes], now: dt.datetime | None = None) -> int:
+    """The ledger of ``demands`` as an .xlsx written to ``out``; returns the row count.
+
+    openpyxl's write-only mode keeps one row in memory at a time (the sheet goes to a
+    temporary file), so 100,000 demands need no more memory than ten."""
+    now = now or timezone.now()
+    workbook = Workbook(write_only=True)
+    sheet = workbook.create_sheet(_("问题台账"))
+    sheet.freeze_panes = "A2"
+    for i, (_header, width) in enumerate(COLUMNS):
+        sheet.column_dimensions[get_column_letter(i + 1)].width = width
+    bold, wrap = Font(bold=True), Alignment(wrap_text=True, vertical="top")
+    header = []
+    for title, _width in COLUMNS:
+        cell = WriteOnlyCell(sheet, value=str(title))
+        cell.font = bold
+        header.append(cell)
+    sheet.append(header)
+    count = 0
+    for row in export_rows(demands, now):
+        cells = [_cell(sheet, v) for v in row]
+        cells[6].alignment = wrap
+        sheet.append(cells)
+        count += 1
+    workbook.save(out)
+    return count

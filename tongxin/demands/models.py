@@ -1,0 +1,522 @@
+"""Residents' demands and the closed loop around them (群众点单 → 社区派单 → 党员接单 →
+办结 → 回访): categories, the demand with its append-only event history, attachments,
+the T4 dispatch meeting and the staff inbox."""
+
+from __future__ import annotations
+
+import datetime as dt
+import secrets
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from tongxin.areas.models import Area, Level
+
+
+class TimeUnit(models.TextChoices):
+    WORKING_HOURS = "hours", _("工作小时")
+    WORKING_DAYS = "days", _("工作日")
+
+
+class HandlingRule(models.TextChoices):
+    """Who a new demand of a category goes to by default."""
+
+    GRID = "grid", _("所在网格责任人")
+    COMMUNITY = "community", _("社区")
+    UNIT = "unit", _("共建单位")
+    DEPARTMENT = "department", _("职能部门")
+    POOL = "pool", _("党员认领")
+
+
+class Department(models.Model):
+    """A government department that takes demands outside a community's reach (职能部门)."""
+
+    name = models.CharField(_("名称"), max_length=100, unique=True)
+    area = models.ForeignKey(
+        Area,
+        models.PROTECT,
+        related_name="departments",
+        verbose_name=_("所属区域"),
+        null=True,
+        blank=True,
+    )
+    contact_name = models.CharField(_("联系人"), max_length=50, blank=True)
+    contact_phone = models.CharField(_("联系电话"), max_length=20, blank=True)
+    staff = models.ManyToManyField(
+        settings.AUTH_USER_MODEL,
+        related_name="departments",
+        blank=True,
+        verbose_name=_("经办人"),
+    )
+
+    class Meta:
+        verbose_name = _("职能部门")
+        verbose_name_plural = _("职能部门")
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Category(models.Model):
+    """A kind of demand (诉求类别) with its default time limit and handler."""
+
+    name = models.CharField(_("名称"), max_length=50, unique=True)
+    code = models.SlugField(_("代码"), max_length=40, unique=True)
+    description = models.CharField(_("说明"), max_length=200, blank=True)
+    time_limit = models.PositiveSmallIntegerField(_("办理时限"), default=5)
+    time_unit = models.CharField(
+        _("时限单位"), max_length=10, choices=TimeUnit.choices, default=TimeUnit.WORKING_DAYS
+    )
+    handling_rule = models.CharField(
+        _("默认承办"), max_length=20, choices=HandlingRule.choices, default=HandlingRule.GRID
+    )
+    default_unit = models.ForeignKey(
+        "people.CoBuildingUnit",
+        models.SET_NULL,
+        null=True,
+        blank=True,
+        verbose_name=_("默认共建单位"),
+    )
+    default_department = models.ForeignKey(
+        Department, models.SET_NULL, null=True, blank=True, verbose_name=_("默认职能部门")
+    )
+    # Extra questions for this category: [{"code", "label", "type": text|number|date|choice,
+    # "required": bool, "choices": [..]}]. Open311 publishes them as service attributes.
+    extra_fields = models.JSONField(_("附加字段"), default=list, blank=True)
+    is_active = models.BooleanField(_("启用"), default=True)
+    sort_order = models.PositiveSmallIntegerField(_("排序"), default=100)
+
+    class Meta:
+        verbose_name = _("诉求类别")
+        verbose_name_plural = _("诉求类别")
+        ordering = ["sort_order", "name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Channel(models.TextChoices):
+    WEB = "web", _("网页/扫码")
+    HOTLINE = "hotline", _("热线电话")
+    HALL = "hall", _("服务大厅")
+    STATION_DAY = "station_day", _("驻点日")
+    VISIT = "visit", _("走访")
+    WECHAT = "wechat", _("微信群")
+    QQ = "qq", _("QQ群")
+    SUGGESTION_BOX = "box", _("意见箱")
+    WISH_WALL = "wish_wall", _("心愿墙")
+    OPEN311 = "open311", _("Open311")
+
+
+class State(models.TextChoices):
+    SUBMITTED = "submitted", _("待受理")
+    DISPATCHED = "dispatched", _("已派单")
+    ACCEPTED = "accepted", _("已接单")
+    IN_PROGRESS = "in_progress", _("办理中")
+    RESOLVED = "resolved", _("已办结")
+    CLOSED = "closed", _("已回访")
+    RETURNED = "returned", _("已退回")
+    MERGED = "merged", _("已合并")
+    WITHDRAWN = "withdrawn", _("已撤回")
+
+
+OPEN_STATES = (
+    State.SUBMITTED,
+    State.DISPATCHED,
+    State.ACCEPTED,
+    State.IN_PROGRESS,
+    State.RETURNED,
+)
+# States in which the clock runs against a handler (the deadline can pass).
+CLOCK_STATES = OPEN_STATES
+DONE_STATES = (State.RESOLVED, State.CLOSED)
+
+
+class Tier(models.IntegerChoices):
+    """The four tiers of resolution (一线为民工作法, source 004)."""
+
+    ON_SITE = 1, _("T1 现场办结")
+    TIME_LIMITED = 2, _("T2 街道社区限时办结")
+    COORDINATED = 3, _("T3 共建单位协调办结")
+    DISPATCH_MEETING = 4, _("T4 区一线办统筹办结")
+
+
+class Satisfaction(models.TextChoices):
+    SATISFIED = "satisfied", _("满意")
+    BASICALLY = "basically", _("基本满意")
+    DISSATISFIED = "dissatisfied", _("不满意")
+
+
+_CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: read over the phone
+
+
+def new_tracking_code() -> str:
+    """Ten characters, about 50 bits: not guessable, easy to read out."""
+    return "".join(secrets.choice(_CODE_ALPHABET) for _ in range(10))
+
+
+class DemandQuerySet(models.QuerySet):
+    def open(self) -> DemandQuerySet:
+        return self.filter(state__in=OPEN_STATES)
+
+    def within(self, area: Area | None) -> DemandQuerySet:
+        if area is None:
+            return self
+        return self.filter(area__path__startswith=area.path)
+
+    def overdue(self, now: dt.datetime) -> DemandQuerySet:
+        """Red (超期): open and past the deadline."""
+        return self.open().filter(deadline__lte=now)
+
+    def warning(self, now: dt.datetime) -> DemandQuerySet:
+        """Yellow (预警): open, most of the time used, not yet overdue."""
+        return self.open().filter(warn_at__lte=now, deadline__gt=now)
+
+    def claimable_by(self, user) -> DemandQuerySet:
+        """Open orders in the party-member pool of the user's community (党员接单)."""
+        if user.area_id is None:
+            return self.none()
+        return self.filter(
+            state=State.DISPATCHED,
+            handler__isnull=True,
+            pool=True,
+            area__path__startswith=user.area.path,
+        )
+
+    def handled_by(self, user) -> DemandQuerySet:
+        return self.filter(handler=user)
+
+
+class Demand(models.Model):
+    """A resident's request or problem (诉求, 群众点单), from intake to a rated result."""
+
+    tracking_code = models.CharField(
+        _("查询码"), max_length=12, unique=True, default=new_tracking_code, editable=False
+    )
+    # One form submission makes one demand: a double click or a refresh re-sends the
+    # same token, and the second insert finds the first.
+    submission_token = models.CharField(max_length=64, unique=True, null=True, blank=True)
+    # Where the problem is: the most precise node known (a household, building, grid,
+    # or just the community), and the community itself for scoping and the board.
+    area = models.ForeignKey(Area, models.PROTECT, related_name="demands", verbose_name=_("位置"))
+    community = models.ForeignKey(
+        Area,
+        models.PROTECT,
+        related_name="community_demands",
+        verbose_name=_("社区"),
+        limit_choices_to={"level": Level.COMMUNITY},
+    )
+    address = models.CharField(_("地点描述"), max_length=200, blank=True)
+    category = models.ForeignKey(Category, models.PROTECT, verbose_name=_("类别"))
+    title = models.CharField(_("标题"), max_length=100)
+    description = models.TextField(_("详细描述"))
+    extra = models.JSONField(_("附加信息"), default=dict, blank=True)
+    channel = models.CharField(_("渠道"), max_length=20, choices=Channel.choices)
+
+    # Who reported it. A resident from the register, or a name and phone typed in, or
+    # nobody (anonymous). The phone is personal data: masked everywhere but the handling.
+    reporter = models.ForeignKey(
+        "people.Resident",
+        models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="demands",
+        verbose_name=_("反映人"),
+    )
+    reporter_name = models.CharField(_("反映人姓名"), max_length=50, blank=True)
+    reporter_phone = models.CharField(_("联系电话"), max_length=20, blank=True)
+    is_anonymous = models.BooleanField(_("匿名"), default=False)
+    entered_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="entered_demands",
+        verbose_name=_("代录人员"),
+    )
+
+    state = models.CharField(
+        _("状态"), max_length=20, choices=State.choices, default=State.SUBMITTED, db_index=True
+    )
+    tier = models.PositiveSmallIntegerField(
+        _("办理层级"), choices=Tier.choices, default=Tier.ON_SITE
+    )
+    handler = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="handled_demands",
+        verbose_name=_("承办人"),
+    )
+    handler_unit = models.ForeignKey(
+        "people.CoBuildingUnit",
+        models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="demands",
+        verbose_name=_("承办共建单位"),
+    )
+    department = models.ForeignKey(
+        Department,
+        models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="demands",
+        verbose_name=_("承办部门"),
+    )
+    pool = models.BooleanField(_("党员认领池"), default=False)
+    merged_into = models.ForeignKey(
+        "self",
+        models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="merged_demands",
+        verbose_name=_("合并至"),
+    )
+
+    created_at = models.DateTimeField(_("反映时间"), default=timezone.now, db_index=True)
+    # The clock: when the current time limit started, when yellow begins, the deadline.
+    clock_started_at = models.DateTimeField(_("计时开始"), null=True, blank=True)
+    warn_at = models.DateTimeField(_("预警时间"), null=True, blank=True)
+    deadline = models.DateTimeField(_("办理时限"), null=True, blank=True, db_index=True)
+    # The limit the demand was first given. Escalation and rework move ``deadline``;
+    # 按期办结 is judged against this one.
+    first_deadline = models.DateTimeField(_("原定时限"), null=True, blank=True)
+    first_response_at = models.DateTimeField(_("首次响应"), null=True, blank=True)
+    resolved_at = models.DateTimeField(_("办结时间"), null=True, blank=True)
+    resolved_on_time = models.BooleanField(_("按期办结"), null=True, blank=True)
+    closed_at = models.DateTimeField(_("回访时间"), null=True, blank=True)
+    postponed = models.BooleanField(_("缓办"), default=False)
+    public_answer = models.TextField(_("答复"), blank=True)
+    satisfaction = models.CharField(
+        _("回访满意度"), max_length=20, choices=Satisfaction.choices, blank=True
+    )
+    resident_rating = models.CharField(
+        _("居民评价"), max_length=20, choices=Satisfaction.choices, blank=True
+    )
+    rework_count = models.PositiveSmallIntegerField(_("返工次数"), default=0)
+
+    objects = DemandQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("诉求")
+        verbose_name_plural = _("诉求")
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            models.Index(fields=["state", "deadline"]),
+            models.Index(fields=["community", "created_at"]),
+            models.Index(fields=["-created_at", "-id"], name="demand_keyset"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.number} {self.title}"
+
+    @property
+    def number(self) -> str:
+        """The ledger number (编号): year of intake and the row id."""
+        if not self.pk:
+            return ""
+        return f"{timezone.localtime(self.created_at):%Y}-{self.pk:06d}"
+
+    @property
+    def is_open(self) -> bool:
+        return self.state in OPEN_STATES
+
+    def is_overdue(self, now: dt.datetime) -> bool:
+        return self.is_open and self.deadline is not None and self.deadline <= now
+
+    def is_warning(self, now: dt.datetime) -> bool:
+        return (
+            self.is_open
+            and self.warn_at is not None
+            and self.warn_at <= now
+            and not self.is_overdue(now)
+        )
+
+    def light(self, now: dt.datetime) -> str:
+        """ "red", "yellow" or "" for the traffic light shown beside the demand."""
+        if self.is_overdue(now):
+            return "red"
+        if self.is_warning(now):
+            return "yellow"
+        return ""
+
+    @property
+    def reporter_display(self) -> str:
+        """The reporter as lists show them: never the whole name of an anonymous one."""
+        if self.is_anonymous:
+            return str(_("匿名"))
+        name = self.reporter.name if self.reporter_id else self.reporter_name
+        return mask_name(name)
+
+    @property
+    def reporter_phone_masked(self) -> str:
+        from tongxin.people.idnumbers import mask_phone
+
+        if self.is_anonymous:
+            return ""
+        phone = self.reporter_phone or (self.reporter.phone if self.reporter_id else "")
+        return mask_phone(phone)
+
+
+def mask_name(name: str) -> str:
+    """张三 → 张*, 欧阳娜娜 → 欧***: the family name stays, for a polite address."""
+    if not name:
+        return ""
+    return name[0] + "*" * max(1, len(name) - 1)
+
+
+class EventKind(models.TextChoices):
+    SUBMITTED = "submitted", _("提交")
+    DISPATCHED = "dispatched", _("派单")
+    CLAIMED = "claimed", _("接单")
+    STARTED = "started", _("开始办理")
+    NOTE = "note", _("办理记录")
+    ANSWER = "answer", _("答复")
+    RETURNED = "returned", _("退回")
+    TRANSFERRED = "transferred", _("转办")
+    MERGED = "merged", _("合并")
+    WITHDRAWN = "withdrawn", _("撤回")
+    ESCALATED = "escalated", _("升级")
+    RESOLVED = "resolved", _("办结")
+    VISITED = "visited", _("回访")
+    RATED = "rated", _("居民评价")
+    REOPENED = "reopened", _("重新办理")
+    POSTPONED = "postponed", _("缓办")
+    MEETING = "meeting", _("调度会决定")
+
+
+class DemandEvent(models.Model):
+    """One step in a demand's history (办理记录). Append-only: the ledger is these rows."""
+
+    demand = models.ForeignKey(Demand, models.CASCADE, related_name="events")
+    at = models.DateTimeField(_("时间"), default=timezone.now, db_index=True)
+    kind = models.CharField(_("事项"), max_length=20, choices=EventKind.choices)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="demand_events",
+        verbose_name=_("操作人"),
+    )
+    # Public events and their text are shown to the reporter on the tracking page.
+    public = models.BooleanField(_("公开"), default=False)
+    text = models.TextField(_("内容"), blank=True)
+    state_after = models.CharField(max_length=20, choices=State.choices, blank=True)
+    tier_after = models.PositiveSmallIntegerField(null=True, blank=True)
+    data = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        verbose_name = _("办理记录")
+        verbose_name_plural = _("办理记录")
+        ordering = ["at", "id"]
+        indexes = [models.Index(fields=["kind", "at"])]
+
+    def __str__(self) -> str:
+        return f"{self.demand_id} {self.get_kind_display()}"
+
+
+def attachment_path(instance: Attachment, filename: str) -> str:
+    return f"demands/{timezone.now():%Y/%m}/{secrets.token_hex(8)}.jpg"
+
+
+class Attachment(models.Model):
+    """A photo with a demand or a handling step. Stored re-encoded, without EXIF."""
+
+    demand = models.ForeignKey(Demand, models.CASCADE, related_name="attachments")
+    event = models.ForeignKey(
+        DemandEvent, models.SET_NULL, null=True, blank=True, related_name="attachments"
+    )
+    file = models.FileField(upload_to=attachment_path)
+    original_name = models.CharField(max_length=200, blank=True)
+    size = models.PositiveIntegerField(default=0)
+    width = models.PositiveIntegerField(default=0)
+    height = models.PositiveIntegerField(default=0)
+    public = models.BooleanField(default=True)
+    uploaded_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name = _("附件")
+        verbose_name_plural = _("附件")
+        ordering = ["id"]
+
+    def __str__(self) -> str:
+        return self.original_name or f"{self.pk}"
+
+
+class Notification(models.Model):
+    """A message in a staff member's inbox (站内消息)."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, models.CASCADE, related_name="notifications")
+    demand = models.ForeignKey(
+        Demand, models.CASCADE, null=True, blank=True, related_name="notifications"
+    )
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+    text = models.CharField(_("内容"), max_length=300)
+    read_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("消息")
+        verbose_name_plural = _("消息")
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["user", "read_at"])]
+
+    def __str__(self) -> str:
+        return self.text
+
+
+class MeetingItemQuerySet(models.QuerySet):
+    def undecided(self):
+        return self.filter(Q(decision="") | Q(decision__isnull=True))
+
+
+class DispatchMeeting(models.Model):
+    """The district office's monthly dispatch meeting on the 25th (区一线办调度会)."""
+
+    date = models.DateField(_("会议日期"), unique=True)
+    held = models.BooleanField(_("已召开"), default=False)
+    notes = models.TextField(_("会议纪要"), blank=True)
+
+    class Meta:
+        verbose_name = _("调度会")
+        verbose_name_plural = _("调度会")
+        ordering = ["-date"]
+
+    def __str__(self) -> str:
+        return f"{self.date:%Y-%m-%d}"
+
+
+class MeetingItem(models.Model):
+    """One demand on a dispatch meeting's agenda, with the minutes and the decision."""
+
+    meeting = models.ForeignKey(DispatchMeeting, models.CASCADE, related_name="items")
+    demand = models.ForeignKey(Demand, models.CASCADE, related_name="meeting_items")
+    minutes = models.TextField(_("讨论记录"), blank=True)
+    decision = models.TextField(_("决定"), blank=True)
+    assignee = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        models.SET_NULL,
+        null=True,
+        blank=True,
+        verbose_name=_("责任人"),
+    )
+    due = models.DateTimeField(_("完成时限"), null=True, blank=True)
+    decided_at = models.DateTimeField(null=True, blank=True)
+
+    objects = MeetingItemQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("调度事项")
+        verbose_name_plural = _("调度事项")
+        constraints = [
+            models.UniqueConstraint(fields=["meeting", "demand"], name="one_item_per_demand")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.meeting} · {self.demand_id}"

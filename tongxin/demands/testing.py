@@ -1,0 +1,45 @@
+"""Helpers for demand tests: categories exist (seeded by migration)."""
+
+from __future__ import annotations
+
+from tongxin.demands import actions
+from tongxin.demands.models import Category, Channel
+
+
+def ensure_categories() -> None:
+    """The seeded categories, again: a transactional test flushes what migrations made."""
+    from tongxin.demands.categories import SEED_CATEGORIES
+
+    for order, (code, name, limit, unit, rule, description, extra) in enumerate(SEED_CATEGORIES):
+        Category.objects.get_or_create(
+            code=code,
+            defaults={
+                "name": name,
+                "time_limit": limit,
+                "time_unit": unit,
+                "handling_rule": rule,
+                "description": description,
+                "extra_fields": extra,
+                "sort_order": order * 10,
+            },
+        )
+
+
+def category(code: str = "environment") -> Category:
+    if not Category.objects.filter(code=code).exists():
+        ensure_categories()
+    return Category.objects.get(code=code)
+
+
+def submit(area, *, title="楼道堆放杂物", channel=Channel.WEB, now=None, token=None, **kw):
+    demand, _created = actions.submit_demand(
+        area=area,
+        category=kw.pop("category", None) or category(),
+        title=title,
+        description=kw.pop("description", "3单元楼道堆满纸箱，影响通行。"),
+        channel=channel,
+        submission_token=token,
+        now=now,
+        **kw,
+    )
+    return demand

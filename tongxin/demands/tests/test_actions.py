@@ -1,0 +1,167 @@
+import datetime as dt
+from zoneinfo import ZoneInfo
+
+import pytest
+import time_machine
+
+from tongxin.accounts.models import UserRole
+from tongxin.areas.models import Responsibility, Role
+from tongxin.demands import actions
+from tongxin.demands.models import DemandEvent, EventKind, Notification, Satisfaction, State, Tier
+from tongxin.demands.testing import submit
+from tongxin.testing import make_user
+
+SH = ZoneInfo("Asia/Shanghai")
+
+
+@pytest.fixture
+def chains(world):
+    """A community secretary, a street and a district responsible person."""
+    sec = make_user("sec_a", UserRole.COMMUNITY_WORKER, world.community_a, "书记甲")
+    Responsibility.objects.create(area=world.community_a, user=sec, role=Role.COMMUNITY_SECRETARY)
+    Responsibility.objects.create(
+        area=world.street, user=world.street_office, role=Role.STATION_CADRE
+    )
+    Responsibility.objects.create(
+        area=world.district, user=world.district_office, role=Role.STATION_CADRE
+    )
+    return sec
+
+
+def test_the_whole_loop(world, chains):
+    d = submit(world.household_a1, reporter=world.resident_a1)
+    assert d.state == State.SUBMITTED and d.tier == Tier.ON_SITE and d.deadline > d.created_at
+    assert Notification.objects.filter(user=chains, demand=d).exists()
+    actions.dispatch_demand(d, by=world.worker_a, to_pool=True)
+    d = actions.claim_demand(d, by=world.party_member_a)
+    assert d.state == State.ACCEPTED and d.handler == world.party_member_a
+    actions.start_handling(d, by=world.party_member_a)
+    d = actions.resolve_demand(d, by=world.party_member_a, answer="已清理楼道。")
+    assert d.state == State.RESOLVED and d.resolved_on_time
+    d = actions.rate_by_resident(d, satisfaction=Satisfaction.SATISFIED)
+    with pytest.raises(actions.ActionError):
+        actions.rate_by_resident(d, satisfaction=Satisfaction.DISSATISFIED)
+    d = actions.record_return_visit(d, by=world.worker_a, satisfaction=Satisfaction.SATISFIED)
+    assert d.state == State.CLOSED
+    public = [e.kind for e in d.events.filter(public=True)]
+    assert public == [
+        EventKind.SUBMITTED,
+        EventKind.DISPATCHED,
+        EventKind.CLAIMED,
+        EventKind.RESOLVED,
+        EventKind.RATED,
+    ]
+
+
+def test_a_double_submit_makes_one_demand(world):
+    a = submit(world.household_a1, token="tok-1")
+    b = submit(world.household_a1, token="tok-1")
+    assert a.pk == b.pk
+
+
+def test_dissatisfied_reopens_as_rework(world, chains):
+    d = submit(world.household_a1)
+    actions.dispatch_demand(d, by=world.worker_a, to_user=world.grid_worker_a)
+    actions.claim_demand(d, by=world.grid_worker_a)
+    actions.resolve_demand(d, by=world.grid_worker_a, answer="已处理")
+    d = actions.record_return_visit(
+        d, by=world.worker_a, satisfaction=Satisfaction.DISSATISFIED, comment="还是很脏"
+    )
+    assert d.state == State.ACCEPTED and d.rework_count == 1 and d.resolved_at is None
+
+
+def test_a_claimed_order_cannot_be_claimed_again(world):
+    d = submit(world.household_a1)
+    actions.dispatch_demand(d, by=world.worker_a, to_pool=True)
+    actions.claim_demand(d, by=world.party_member_a)
+    other = make_user("pm2", UserRole.PARTY_MEMBER, world.community_a, "党员乙")
+    with pytest.raises(actions.ActionError):
+        actions.claim_demand(d, by=other)
+
+
+def test_merge_gives_the_duplicate_the_main_answer(world):
+    main = submit(world.household_a1, title="路灯不亮")
+    dup = submit(world.household_a2, title="1栋门口路灯坏了")
+    actions.merge_demand(dup, into=main, by=world.worker_a)
+    actions.dispatch_demand(main, by=world.worker_a, to_user=world.grid_worker_a)
+    actions.resolve_demand(main, by=world.grid_worker_a, answer="已更换灯泡。")
+    dup.refresh_from_db()
+    assert dup.state == State.MERGED and dup.public_answer == "已更换灯泡。"
+    assert dup.events.filter(kind=EventKind.RESOLVED, public=True).exists()
+
+
+def test_return_and_withdraw(world, chains):
+    d = submit(world.household_a1)
+    actions.dispatch_demand(d, by=world.worker_a, to_user=world.grid_worker_a)
+    with pytest.raises(actions.ActionError):
+        actions.return_demand(d, by=world.grid_worker_a, reason="  ")
+    d = actions.return_demand(d, by=world.grid_worker_a, reason="不属于本网格")
+    assert d.state == State.RETURNED and d.handler is None
+    d = actions.withdraw_demand(d, reason="已自行解决")
+    assert d.state == State.WITHDRAWN
+    with pytest.raises(actions.ActionError):
+        actions.dispatch_demand(d, by=world.worker_a, to_pool=True)
+
+
+def test_the_sweep_escalates_an_overdue_demand_exactly_once(world, chains):
+    start = dt.datetime(2026, 11, 23, 9, 0, tzinfo=SH)  # a Monday
+    with time_machine.travel(start, tick=False):
+        d = submit(world.household_a1, now=start)
+    # environment: 3 working days → Thursday 17:30
+    assert d.deadline == dt.datetime(2026, 11, 26, 17, 30, tzinfo=SH)
+    before = dt.datetime(2026, 11, 26, 17, 0, tzinfo=SH)
+    assert actions.sweep_deadlines(before) == 0
+    after = dt.datetime(2026, 11, 26, 18, 0, tzinfo=SH)
+    assert actions.sweep_deadlines(after) == 1
+    assert actions.sweep_deadlines(after) == 0
+    d.refresh_from_db()
+    assert d.tier == Tier.TIME_LIMITED and d.handler == chains and d.deadline > after
+    assert DemandEvent.objects.filter(demand=d, kind=EventKind.ESCALATED).count() == 1
+    assert Notification.objects.filter(demand=d, user=chains).exists()
+    assert Notification.objects.filter(demand=d, user=world.street_office).exists()
+
+
+def test_t4_goes_on_the_next_meeting_agenda(world, chains):
+    start = dt.datetime(2026, 11, 2, 9, 0, tzinfo=SH)
+    d = submit(world.household_a1, now=start)
+    now = start
+    for _ in range(3):
+        d.refresh_from_db()
+        now = d.deadline + dt.timedelta(minutes=1)
+        assert actions.escalate_demand(d.pk, now=now)
+    d.refresh_from_db()
+    assert d.tier == Tier.DISPATCH_MEETING and d.handler == world.district_office
+    item = d.meeting_items.get()
+    assert item.meeting.date.day == 25 and item.meeting.date >= now.date()
+    assert not actions.escalate_demand(d.pk, now=d.deadline + dt.timedelta(days=1))
+
+
+def test_suggestions_skip_absent_people_and_prefer_light_loads(world, chains):
+    d = submit(world.household_a1)
+    names = [u.username for u, _why, _load in actions.suggest_handlers(d)]
+    assert names[0] == "grid_a" and "sec_a" in names
+    first = world.grid_a.responsibilities.get(position=1)
+    first.absent_from = dt.date(2000, 1, 1)
+    first.save()
+    names = [u.username for u, _why, _load in actions.suggest_handlers(d)]
+    assert "grid_a" not in names
+
+
+def test_on_time_is_judged_against_the_first_limit_not_the_escalated_one(world, chains):
+    start = dt.datetime(2026, 11, 23, 9, 0, tzinfo=SH)
+    d = submit(world.household_a1, now=start)
+    first = d.deadline
+    assert actions.escalate_demand(d.pk, now=first + dt.timedelta(minutes=1))
+    d.refresh_from_db()
+    assert d.deadline > first and d.first_deadline == first
+    d = actions.resolve_demand(d, by=chains, answer="已处理", now=first + dt.timedelta(hours=2))
+    assert d.resolved_on_time is False
+
+
+def test_a_postponed_demand_is_left_out_of_the_sweep(world, chains):
+    start = dt.datetime(2026, 11, 23, 9, 0, tzinfo=SH)
+    d = submit(world.household_a1, now=start)
+    actions.postpone_demand(d, by=world.worker_a, reason="纳入明年改造计划")
+    with pytest.raises(actions.ActionError):
+        actions.postpone_demand(d, by=world.worker_a, reason="再次")
+    assert actions.sweep_deadlines(d.deadline + dt.timedelta(minutes=1)) == 0

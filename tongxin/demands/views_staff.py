@@ -1,0 +1,538 @@
+"""The staff side of the loop (社区派单 → 党员接单 → 办结 → 回访): the work list, the
+demand page with one form per step, the party members' pool and the inbox.
+
+A step's view parses its form, authorises through :func:`access_demand`, calls one
+function of :mod:`tongxin.demands.actions` and redirects back with a message."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.core.paginator import Paginator
+from django.db.models import QuerySet
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils import timezone
+from django.utils.functional import Promise
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+from django.views.decorators.http import require_POST
+
+from tongxin.accounts.models import User, UserRole
+from tongxin.accounts.scope import Scope, get_demand_for, scope_for
+from tongxin.audit.models import AuditEntry, record
+from tongxin.demands import actions, clock
+from tongxin.demands.forms_staff import (
+    ActionForm,
+    DispatchForm,
+    MergeForm,
+    NoteForm,
+    PostponeForm,
+    ResolveForm,
+    ReturnForm,
+    StartForm,
+    TransferForm,
+    VisitForm,
+)
+from tongxin.demands.models import OPEN_STATES, Demand, Notification, Satisfaction, State
+from tongxin.people.idnumbers import mask_phone
+
+PAGE_SIZE = 30
+CLAIM_PAGE_SIZE = 20
+# The same words as actions.claim_demand says when somebody else was quicker.
+GONE = gettext_lazy("该诉求已被他人接单或已不在待接单状态。")
+
+
+# --- who may do what ----------------------------------------------------------------
+@dataclass(frozen=True)
+class Rights:
+    """What one user may do with one demand on these pages."""
+
+    view: bool = False
+    dispatch: bool = False  # 派单, 合并, 缓办, 回访, the reporter's whole phone number
+    handle: bool = False  # 开始办理, 办理记录, 办结, 退回, 转办
+    claim: bool = False  # 接单: from the party-member pool, or as the assigned handler
+
+
+def rights_for(user: User, demand: Demand, scope: Scope | None = None) -> Rights:
+    scope = scope or scope_for(user)
+    dispatch = scope.may_dispatch(demand)
+    handler = demand.handler_id is not None and demand.handler_id == user.pk
+    claim = demand.state == State.DISPATCHED and (handler or _in_pool_of(user, demand, scope))
+    # Staff and party members work here; a resident follows their own demand on the
+    # public tracking page, which leaves out the internal notes.
+    view = scope.sees_area_tree or scope.sees_party_orgs or handler
+    return Rights(view=view, dispatch=dispatch, handle=dispatch or handler, claim=claim)
+
+
+def _in_pool_of(user: User, demand: Demand, scope: Scope) -> bool:
+    """An order in the party-member pool of this member's community (党员接单)."""
+    return (
+        user.role == UserRole.PARTY_MEMBER
+        and demand.pool
+        and scope.demands(user).claimable_by(user).filter(pk=demand.pk).exists()
+    )
+
+
+def access_demand(user: User, pk: int, need: str | None = None) -> tuple[Demand, Rights]:
+    """The demand and the user's rights on it: 404 outside the user's scope, 403 when
+    the page is not for them or ``need`` ("dispatch", "handle", "claim") is not theirs."""
+    demand = get_demand_for(user, pk)
+    rights = rights_for(user, demand)
+    if not rights.view or (need is not None and not getattr(rights, need)):
+        raise PermissionDenied
+    return demand, rights
+
+
+def _staff_only(scope: Scope) -> None:
+    if not (scope.sees_area_tree or scope.sees_party_orgs):
+        raise PermissionDenied
+
+
+# --- 我的工作 -------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Section:
+    key: str
+    label: Promise
+    empty: Promise
+    demands: QuerySet[Demand]
+    order: tuple[str, ...]
+
+
+def work_sections(user: User, scope: Scope, now: dt.datetime) -> list[Section]:
+    """The tabs of the work list, as this user's role and scope give them."""
+    mine = scope.demands(user)
+    sections = []
+    if scope.can_change:
+        sections.append(
+            Section(
+                "dispatch",
+                gettext_lazy("待派单"),
+                gettext_lazy("新收到的群众诉求和被退回的诉求会出现在这里，等待您派单。"),
+                mine.filter(state__in=[State.SUBMITTED, State.RETURNED]).within(scope.area),
+                ("created_at", "id"),
+            )
+        )
+    sections.append(
+        Section(
+            "mine",
+            gettext_lazy("我承办的"),
+            gettext_lazy("派给您的和您接下的诉求会出现在这里，办结后移出。"),
+            mine.handled_by(user).open(),
+            ("deadline", "id"),
+        )
+    )
+    if user.role == UserRole.PARTY_MEMBER:
+        sections.append(
+            Section(
+                "pool",
+                gettext_lazy("可认领"),
+                gettext_lazy("社区派到党员认领池的诉求会出现在这里，先接先办。"),
+                mine.claimable_by(user),
+                ("created_at", "id"),
+            )
+        )
+    sections += [
+        Section(
+            "warning",
+            gettext_lazy("即将超期"),
+            gettext_lazy("办理时限快用完、尚未办结的诉求会出现在这里（黄灯预警）。"),
+            mine.warning(now),
+            ("deadline", "id"),
+        ),
+        Section(
+            "overdue",
+            gettext_lazy("已超期"),
+            gettext_lazy("超过办理时限仍未办结的诉求会出现在这里（红灯），并自动逐级升级。"),
+            mine.overdue(now),
+            ("deadline", "id"),
+        ),
+    ]
+    if scope.can_change:
+        sections.append(
+            Section(
+                "visit",
+                gettext_lazy("待回访"),
+                gettext_lazy("已办结、等待回访群众是否满意的诉求会出现在这里。"),
+                mine.filter(state=State.RESOLVED).within(scope.area),
+                ("resolved_at", "id"),
+            )
+        )
+    return sections
+
+
+def with_lights(demands, now: dt.datetime):
+    for d in demands:
+        d.light_now = d.light(now)
+    return demands
+
+
+@login_required
+def work(request: HttpRequest) -> HttpResponse:
+    user = request.user
+    scope = scope_for(user)
+    _staff_only(scope)
+    now = timezone.now()
+    sections = work_sections(user, scope, now)
+    counts = {s.key: s.demands.count() for s in sections}
+    current = next((s for s in sections if s.key == request.GET.get("tab")), None)
+    if current is None:
+        current = next((s for s in sections if counts[s.key]), sections[0])
+    rows = current.demands.select_related(
+        "category", "community", "area", "handler", "handler_unit", "department"
+    ).order_by(*current.order)
+    page = Paginator(rows, PAGE_SIZE).get_page(request.GET.get("page"))
+    with_lights(page.object_list, now)
+    context = {
+        "sections": [(s, counts[s.key]) for s in sections],
+        "current": current,
+        "page": page,
+        "nav_section": "work",
+    }
+    if request.headers.get("HX-Request") and request.headers.get("HX-Target") == "work":
+        return render(request, "demands/work_list.html#work", context)
+    return render(request, "demands/work_list.html", context)
+
+
+# --- 可认领 (the party members' pool) -------------------------------------------------
+@login_required
+def claim_list(request: HttpRequest) -> HttpResponse:
+    user = request.user
+    if user.role != UserRole.PARTY_MEMBER:
+        raise PermissionDenied
+    now = timezone.now()
+    orders = (
+        scope_for(user)
+        .demands(user)
+        .claimable_by(user)
+        .select_related("category", "community", "area")
+        .order_by("created_at", "id")
+    )
+    page = Paginator(orders, CLAIM_PAGE_SIZE).get_page(request.GET.get("page"))
+    with_lights(page.object_list, now)
+    context = {"page": page, "nav_section": "claim", "refreshed_at": now}
+    if request.headers.get("HX-Request"):
+        return render(request, "demands/claim_list.html#pool", context)
+    return render(request, "demands/claim_list.html", context)
+
+
+@require_POST
+@login_required
+def accept(request: HttpRequest, pk: int) -> HttpResponse:
+    """接单: a party member takes an order from the pool, or an assignee accepts."""
+    user = request.user
+    pool_member = user.role == UserRole.PARTY_MEMBER
+    try:
+        demand, rights = access_demand(user, pk)
+    except Http404:
+        if not pool_member:
+            raise
+        # Somebody else took it a moment ago, and with it went this member's view of it.
+        messages.error(request, GONE)
+        return redirect("demands:claim")
+    if demand.handler_id == user.pk and demand.state != State.DISPATCHED:
+        messages.info(request, _("您已接下此单，请尽快办理。"))  # a double click
+        return redirect("demands:detail", demand.pk)
+    if not rights.claim:
+        raise PermissionDenied
+    try:
+        actions.claim_demand(demand, by=user)
+    except actions.ActionError as e:
+        messages.error(request, e.message)
+        return redirect("demands:claim") if pool_member else _back(request, demand)
+    messages.success(request, _("接单成功！请尽快联系反映人并办理。"))
+    return redirect("demands:detail", demand.pk)
+
+
+# --- the demand page ----------------------------------------------------------------
+@dataclass(frozen=True)
+class Step:
+    """One step the demand page offers: its form, the right it takes, and the states
+    in which the page shows it (the action itself checks the state again)."""
+
+    form: type[ActionForm]
+    need: str
+    states: tuple[str, ...]
+
+
+HANDLING = (State.DISPATCHED, State.ACCEPTED, State.IN_PROGRESS)
+STEPS: dict[str, Step] = {
+    "dispatch": Step(DispatchForm, "dispatch", (State.SUBMITTED, State.RETURNED, State.DISPATCHED)),
+    "start": Step(StartForm, "handle", (State.ACCEPTED,)),
+    "resolve": Step(ResolveForm, "handle", HANDLING),
+    "note": Step(NoteForm, "handle", (*OPEN_STATES, State.RESOLVED)),
+    "visit": Step(VisitForm, "dispatch", (State.RESOLVED,)),
+    "transfer": Step(TransferForm, "handle", HANDLING),
+    "return": Step(ReturnForm, "handle", HANDLING),
+    "merge": Step(MergeForm, "dispatch", OPEN_STATES),
+    "postpone": Step(PostponeForm, "dispatch", OPEN_STATES),
+}
+
+
+def _offered(name: str, demand: Demand, rights: Rights) -> bool:
+    step = STEPS[name]
+    if name == "postpone" and demand.postponed:
+        return False
+    return getattr(rights, step.need) and demand.state in step.states
+
+
+def _form(
+    name: str, request: HttpRequest, demand: Demand, *, bound: bool = False, seen: int | None = None
+) -> ActionForm:
+    kwargs: dict = {"prefix": name, "seen": seen}
+    if name == "merge":
+        kwargs["reachable"] = scope_for(request.user).demands(request.user)
+    if bound:
+        return STEPS[name].form(demand, request.POST, request.FILES, **kwargs)
+    return STEPS[name].form(demand, **kwargs)
+
+
+def _page(
+    request: HttpRequest, demand: Demand, rights: Rights, bound: ActionForm | None = None
+) -> HttpResponse:
+    now = timezone.now()
+    events = list(
+        demand.events.select_related("actor").prefetch_related("attachments").order_by("at", "id")
+    )
+    seen = events[-1].pk if events else None
+    forms = {
+        name: bound
+        if bound is not None and bound.prefix == name
+        else _form(name, request, demand, seen=seen)
+        for name in STEPS
+        if _offered(name, demand, rights)
+    }
+    share = clock.share_used(demand, now) if demand.is_open else None
+    labels = {f.get("code"): f.get("label") for f in demand.category.extra_fields or []}
+    context = {
+        "d": demand,
+        "rights": rights,
+        "light": demand.light(now),
+        "share": share,
+        "share_pct": round(share * 100) if share is not None else None,
+        "events": events,
+        "photos": demand.attachments.filter(event__isnull=True),
+        "forms": forms,
+        "extra": [(labels.get(k) or k, v) for k, v in (demand.extra or {}).items()],
+        "place": demand.area.full_name(),
+        "merged": demand.merged_demands.order_by("pk"),
+        "phone_masked": mask_phone(_reporter_phone(demand)),
+        "has_phone": bool(_reporter_phone(demand)),
+        "nav_section": "work",
+    }
+    return render(request, "demands/detail.html", context, status=400 if bound else 200)
+
+
+def _reporter_phone(demand: Demand) -> str:
+    if demand.is_anonymous:
+        return ""
+    if demand.reporter_phone:
+        return demand.reporter_phone
+    return demand.reporter.phone if demand.reporter_id else ""
+
+
+@login_required
+def detail(request: HttpRequest, pk: int) -> HttpResponse:
+    demand, rights = access_demand(request.user, pk)
+    return _page(request, demand, rights)
+
+
+@require_POST
+@login_required
+def reveal(request: HttpRequest, pk: int) -> HttpResponse:
+    """The reporter's whole phone number, for those who dispatch; every look is logged."""
+    demand, rights = access_demand(request.user, pk, "dispatch")
+    record(request, AuditEntry.Action.VIEW_PERSONAL_DATA, demand, "反映人电话")
+    return render(
+        request,
+        "demands/detail.html#phone",
+        {
+            "d": demand,
+            "whole": True,
+            "phone": _reporter_phone(demand),
+            "rights": rights,
+        },
+    )
+
+
+def _back(request: HttpRequest, demand: Demand) -> HttpResponse:
+    """To the demand page, unless the step took the demand out of the user's sight (a
+    handler who returned or transferred it): then to the work list."""
+    if scope_for(request.user).demands(request.user).filter(pk=demand.pk).exists():
+        return redirect("demands:detail", demand.pk)
+    return redirect("demands:work")
+
+
+def _step(
+    request: HttpRequest, pk: int, name: str, do: Callable[[ActionForm], str]
+) -> HttpResponse:
+    """Run one step: check the right, validate the form (errors go back into the page),
+    then do it once — unless the demand changed since the page was drawn."""
+    demand, rights = access_demand(request.user, pk, STEPS[name].need)
+    form = _form(name, request, demand, bound=True)
+    if not form.is_valid():
+        return _page(request, demand, rights, bound=form)
+    try:
+        with actions.unchanged_since(demand, form.cleaned_data["seen"]):
+            done = do(form)
+    except actions.ActionError as e:
+        messages.error(request, e.message)
+    else:
+        messages.success(request, done)
+    return _back(request, demand)
+
+
+@require_POST
+@login_required
+def dispatch(request: HttpRequest, pk: int) -> HttpResponse:
+    def do(form: DispatchForm) -> str:
+        where = form.destination()
+        actions.dispatch_demand(
+            form.demand, by=request.user, note=form.cleaned_data["note"], **where
+        )
+        target = next(iter(where.values()))
+        if target is True:
+            return _("已派到党员认领池，社区党员可在“可认领”中接单。")
+        return _("已派单给 %(to)s。") % {"to": target}
+
+    return _step(request, pk, "dispatch", do)
+
+
+@require_POST
+@login_required
+def start(request: HttpRequest, pk: int) -> HttpResponse:
+    def do(form: StartForm) -> str:
+        actions.start_handling(form.demand, by=request.user, note=form.cleaned_data["note"])
+        return _("已开始办理。")
+
+    return _step(request, pk, "start", do)
+
+
+@require_POST
+@login_required
+def note(request: HttpRequest, pk: int) -> HttpResponse:
+    def do(form: NoteForm) -> str:
+        data = form.cleaned_data
+        actions.add_note(
+            form.demand,
+            by=request.user,
+            text=data["text"],
+            public=data["public"],
+            photos=data["photos"],
+        )
+        return _("已答复反映人。") if data["public"] else _("已保存办理记录。")
+
+    return _step(request, pk, "note", do)
+
+
+@require_POST
+@login_required
+def resolve(request: HttpRequest, pk: int) -> HttpResponse:
+    def do(form: ResolveForm) -> str:
+        actions.resolve_demand(form.demand, by=request.user, answer=form.cleaned_data["answer"])
+        return _("已办结，答复已告知反映人。")
+
+    return _step(request, pk, "resolve", do)
+
+
+@require_POST
+@login_required
+def return_(request: HttpRequest, pk: int) -> HttpResponse:
+    def do(form: ReturnForm) -> str:
+        actions.return_demand(form.demand, by=request.user, reason=form.cleaned_data["reason"])
+        return _("已退回社区，等待重新派单。")
+
+    return _step(request, pk, "return", do)
+
+
+@require_POST
+@login_required
+def transfer(request: HttpRequest, pk: int) -> HttpResponse:
+    def do(form: TransferForm) -> str:
+        to = form.cleaned_data["to_user"]
+        actions.transfer_demand(
+            form.demand, by=request.user, to_user=to, reason=form.cleaned_data["reason"]
+        )
+        return _("已转办给 %(name)s。") % {"name": to}
+
+    return _step(request, pk, "transfer", do)
+
+
+@require_POST
+@login_required
+def merge(request: HttpRequest, pk: int) -> HttpResponse:
+    def do(form: MergeForm) -> str:
+        into = form.cleaned_data["into"]
+        actions.merge_demand(form.demand, into=into, by=request.user)
+        return _("已合并到诉求 %(number)s，将随其一并办理、一并答复。") % {"number": into.number}
+
+    return _step(request, pk, "merge", do)
+
+
+@require_POST
+@login_required
+def postpone(request: HttpRequest, pk: int) -> HttpResponse:
+    def do(form: PostponeForm) -> str:
+        actions.postpone_demand(form.demand, by=request.user, reason=form.cleaned_data["reason"])
+        return _("已标记为缓办。")
+
+    return _step(request, pk, "postpone", do)
+
+
+@require_POST
+@login_required
+def visit(request: HttpRequest, pk: int) -> HttpResponse:
+    def do(form: VisitForm) -> str:
+        data = form.cleaned_data
+        actions.record_return_visit(
+            form.demand, by=request.user, satisfaction=data["satisfaction"], comment=data["comment"]
+        )
+        if data["satisfaction"] == Satisfaction.DISSATISFIED:
+            return _("已记录回访：不满意。诉求已重新交办，请跟进返工。")
+        return _("已记录回访：%(s)s。诉求已结案。") % {
+            "s": Satisfaction(data["satisfaction"]).label
+        }
+
+    return _step(request, pk, "visit", do)
+
+
+# --- 消息 (inbox) ----------------------------------------------------------------------
+@login_required
+def inbox(request: HttpRequest) -> HttpResponse:
+    notes = Notification.objects.filter(user=request.user).select_related("demand")
+    page = Paginator(notes, PAGE_SIZE).get_page(request.GET.get("page"))
+    return render(request, "demands/inbox.html", {"page": page, "nav_section": "inbox"})
+
+
+@require_POST
+@login_required
+def inbox_read(request: HttpRequest, pk: int) -> HttpResponse:
+    """Mark one message read; with ``open`` go on to its demand."""
+    actions.mark_notifications_read(request.user, pk)
+    if request.POST.get("open"):
+        note = Notification.objects.filter(user=request.user, pk=pk).first()
+        if note is not None and note.demand_id:
+            return redirect("demands:detail", note.demand_id)
+    return _to_inbox_page(request)
+
+
+@require_POST
+@login_required
+def inbox_read_all(request: HttpRequest) -> HttpResponse:
+    n = actions.mark_notifications_read(request.user)
+    if n:
+        messages.success(request, _("已将 %(n)d 条消息标为已读。") % {"n": n})
+    return _to_inbox_page(request)
+
+
+def _to_inbox_page(request: HttpRequest) -> HttpResponse:
+    page = request.POST.get("page", "")
+    response = redirect("demands:inbox")
+    if page.isdigit():
+        response["Location"] += f"?page={page}"
+    return response
