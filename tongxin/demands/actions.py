@@ -32,6 +32,7 @@ from tongxin.demands.models import (
     Tier,
 )
 from tongxin.demands.notify import notify
+from tongxin.workcal import calendar as workcal
 
 # Time limits for the tiers above the first (the category gives the first).
 TIER_LIMITS_DAYS = getattr(settings, "TONGXIN_TIER_LIMITS_DAYS", {2: 5, 3: 10})
@@ -523,11 +524,18 @@ def _next_tier_target(demand: Demand, tier: int) -> tuple[User | None, object, s
 
 
 def next_meeting_date(today: dt.date) -> dt.date:
-    """The district office meets on the 25th: this month's if it is still ahead."""
+    """The district office meets on the 25th — this month's if it is still ahead — or,
+    when the 25th is a weekend or holiday, on the next working day after it."""
     if today.day < 25:
-        return today.replace(day=25)
-    year, month = (today.year + 1, 1) if today.month == 12 else (today.year, today.month + 1)
-    return dt.date(year, month, 25)
+        day = today.replace(day=25)
+    else:
+        year, month = (today.year + 1, 1) if today.month == 12 else (today.year, today.month + 1)
+        day = dt.date(year, month, 25)
+    for _ in range(15):
+        if workcal.is_workday(day):
+            return day
+        day += dt.timedelta(days=1)
+    return day
 
 
 def escalate_demand(pk: int, *, now: dt.datetime) -> bool:

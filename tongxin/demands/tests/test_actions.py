@@ -165,3 +165,9 @@ def test_a_postponed_demand_is_left_out_of_the_sweep(world, chains):
     with pytest.raises(actions.ActionError):
         actions.postpone_demand(d, by=world.worker_a, reason="再次")
     assert actions.sweep_deadlines(d.deadline + dt.timedelta(minutes=1)) == 0
+
+
+def test_a_meeting_on_a_sunday_moves_to_the_next_working_day(db):
+    assert actions.next_meeting_date(dt.date(2026, 11, 2)) == dt.date(2026, 11, 25)  # Wednesday
+    assert actions.next_meeting_date(dt.date(2026, 10, 2)) == dt.date(2026, 10, 26)  # 25th: Sunday
+    assert actions.next_meeting_date(dt.date(2026, 11, 25)) == dt.date(2026, 12, 25)

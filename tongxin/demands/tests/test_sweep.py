@@ -298,7 +298,7 @@ def test_t1_to_t4_step_by_step_with_the_right_handler_and_the_level_above_told(w
         (dt.date(2027, 1, 31), dt.date(2027, 2, 25)),
     ],
 )
-def test_the_next_meeting_is_on_the_25th(today, meeting):
+def test_the_next_meeting_is_on_the_25th(db, today, meeting):
     assert actions.next_meeting_date(today) == meeting
 
 
