@@ -531,7 +531,7 @@ def next_meeting_date(today: dt.date) -> dt.date:
     else:
         year, month = (today.year + 1, 1) if today.month == 12 else (today.year, today.month + 1)
         day = dt.date(year, month, 25)
-    for _ in range(15):
+    for _attempt in range(15):
         if workcal.is_workday(day):
             return day
         day += dt.timedelta(days=1)
