@@ -67,6 +67,7 @@ INSTALLED_APPS = [
     "tongxin.audit",
     "tongxin.workcal",
     "tongxin.demands",
+    "tongxin.api",
     "tongxin.demo",
 ]
 
