@@ -51,3 +51,21 @@ SEED_CATEGORIES = [
     ("legal_aid", "法律援助", 10, "days", "community", "法律咨询、援助申请", []),
     ("other", "其他", 5, "days", "community", "其他问题和建议", []),
 ]
+
+
+def seed_categories(category_model) -> None:
+    """Create the seed categories that are missing (the migration and the tests use it;
+    ``category_model`` is the historical model in a migration)."""
+    for order, (code, name, limit, unit, rule, description, extra) in enumerate(SEED_CATEGORIES):
+        category_model.objects.get_or_create(
+            code=code,
+            defaults={
+                "name": name,
+                "time_limit": limit,
+                "time_unit": unit,
+                "handling_rule": rule,
+                "description": description,
+                "extra_fields": extra,
+                "sort_order": order * 10,
+            },
+        )

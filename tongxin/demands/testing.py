@@ -8,21 +8,9 @@ from tongxin.demands.models import Category, Channel
 
 def ensure_categories() -> None:
     """The seeded categories, again: a transactional test flushes what migrations made."""
-    from tongxin.demands.categories import SEED_CATEGORIES
+    from tongxin.demands.categories import seed_categories
 
-    for order, (code, name, limit, unit, rule, description, extra) in enumerate(SEED_CATEGORIES):
-        Category.objects.get_or_create(
-            code=code,
-            defaults={
-                "name": name,
-                "time_limit": limit,
-                "time_unit": unit,
-                "handling_rule": rule,
-                "description": description,
-                "extra_fields": extra,
-                "sort_order": order * 10,
-            },
-        )
+    seed_categories(Category)
 
 
 def category(code: str = "environment") -> Category:
