@@ -6,6 +6,9 @@ from pathlib import Path
 
 import pytest
 
+# Chromium for the browser tests, one for the whole session (tests/browser/fixtures.py).
+pytest_plugins = ["tests.browser.fixtures"]
+
 
 @pytest.fixture(autouse=True)
 def _fast_and_synchronous(settings):

@@ -20,6 +20,11 @@ need_apt() {
   command -v chromium >/dev/null 2>&1 || missing+=(chromium)
   [ -e /usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc ] || missing+=(fonts-noto-cjk)
   command -v msgfmt >/dev/null 2>&1 || missing+=(gettext)
+  # WeasyPrint (the briefing PDF) draws text with Pango and subsets fonts with HarfBuzz.
+  local lib
+  for lib in libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0; do
+    dpkg -s "$lib" >/dev/null 2>&1 || missing+=("$lib")
+  done
   [ ${#missing[@]} -eq 0 ] && return 0
   local sudo=""
   [ "$(id -u)" -ne 0 ] && sudo="sudo"

@@ -59,6 +59,9 @@ INSTALLED_APPS = [
     "template_partials",
     "django_tasks",
     "django_tasks_db",
+    # django-ninja: the JSON API; listed so its bundled Swagger UI is served from our
+    # own static files (no CDN on an offline intranet).
+    "ninja",
     "tongxin.core",
     "tongxin.accounts",
     "tongxin.areas",
@@ -67,7 +70,10 @@ INSTALLED_APPS = [
     "tongxin.audit",
     "tongxin.workcal",
     "tongxin.demands",
+    "tongxin.board",
+    "tongxin.dashboards",
     "tongxin.api",
+    "tongxin.open311",
     "tongxin.demo",
 ]
 
@@ -225,3 +231,27 @@ if TONGXIN_TRUSTED_PROXY:
 AXES_VERBOSE = False
 LOGGING["loggers"] = {"axes": {"level": "WARNING"}}
 FORMAT_MODULE_PATH = ["tongxin.formats"]
+
+# --- Cache (the API's rate limits) ----------------------------------------------
+# A table in the database by default (``manage.py createcachetable`` makes it), Redis
+# when one is configured: several web workers then share one count.
+if REDIS_URL := os.environ.get("REDIS_URL"):
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+        }
+    }
+else:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.db.DatabaseCache",
+            "LOCATION": "tongxin_cache",
+        }
+    }
+
+# --- JSON API (docs/api.md) -----------------------------------------------------
+# Requests a minute: per client address without a key, per key with one.
+TONGXIN_API_RATE_ANONYMOUS = int(os.environ.get("TONGXIN_API_RATE_ANONYMOUS", "60"))
+TONGXIN_API_RATE_KEY = int(os.environ.get("TONGXIN_API_RATE_KEY", "600"))
+TONGXIN_API_MAX_BODY = 1024 * 1024  # bytes; larger bodies get 413 before parsing

@@ -11,7 +11,7 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from tests.browser.conftest import TIMEOUT_MS, submit_login_form
+from tests.browser.fixtures import TIMEOUT_MS, submit_login_form
 from tongxin.demands import metrics
 from tongxin.demands.models import Demand, EventKind, Satisfaction, State
 from tongxin.demands.testing import ensure_categories

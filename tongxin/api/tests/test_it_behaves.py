@@ -1,0 +1,217 @@
+"""Authentication, the error body, the abuse limits, creating a demand, the docs."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from django.test import Client
+
+from tongxin.api.models import ApiToken
+from tongxin.demands.models import Channel, Demand
+from tongxin.demands.testing import ensure_categories
+
+from .conftest import body
+
+
+def assert_error(response, status: int, code: str) -> dict:
+    assert response.status_code == status, response.content
+    assert response["Content-Type"].startswith("application/json")
+    error = body(response)["error"]
+    assert error["code"] == code
+    assert error["message"] and isinstance(error["details"], list)
+    return error
+
+
+def test_it_requires_a_key(api_world):
+    assert_error(Client().get("/api/v1/demands"), 401, "unauthorized")
+    assert_error(
+        Client().get("/api/v1/demands", HTTP_AUTHORIZATION="Bearer nonsense"), 401, "unauthorized"
+    )
+
+
+def test_it_accepts_the_x_api_key_header(api_world):
+    response = Client().get("/api/v1/areas", HTTP_X_API_KEY=api_world.keys["worker_a"])
+    assert response.status_code == 200
+
+
+def test_it_refuses_a_revoked_key(api_world):
+    ApiToken.objects.get(user=api_world.world.worker_a).revoke()
+    assert_error(api_world.get("worker_a", "/demands"), 401, "unauthorized")
+
+
+def test_it_refuses_the_key_of_a_deactivated_user(api_world):
+    api_world.world.worker_a.is_active = False
+    api_world.world.worker_a.save()
+    assert_error(api_world.get("worker_a", "/demands"), 401, "unauthorized")
+
+
+def test_it_answers_errors_in_one_shape(api_world):
+    assert_error(api_world.get("worker_a", "/nowhere"), 404, "not_found")
+    assert_error(api_world.get("worker_a", "/demands/99999999"), 404, "not_found")
+    assert_error(api_world.get("worker_a", "/demands/abc"), 422, "invalid")
+    assert_error(api_world.get("worker_a", "/demands?state=lost"), 422, "invalid")
+    assert_error(api_world.get("worker_a", "/demands?since=1800-01-01"), 422, "invalid")
+    assert_error(api_world.get("party_member_a", "/residents"), 403, "forbidden")
+    response = Client().delete(
+        "/api/v1/areas", HTTP_AUTHORIZATION=f"Bearer {api_world.keys['worker_a']}"
+    )
+    assert_error(response, 405, "method_not_allowed")
+
+
+def test_it_keeps_submitted_values_out_of_validation_errors(api_world):
+    response = api_world.post("worker_a", "/demands", {"area": "13800001234"})
+    assert "13800001234" not in assert_error(response, 422, "invalid")["details"].__repr__()
+
+
+def test_it_limits_the_rate_without_a_key(db, settings):
+    settings.TONGXIN_API_RATE_ANONYMOUS = 2
+    for _ in range(2):
+        assert Client().get("/api/v1/categories").status_code == 200
+    response = Client().get("/api/v1/categories")
+    assert_error(response, 429, "rate_limited")
+    assert 1 <= int(response["Retry-After"]) <= 60
+
+
+def test_it_limits_the_rate_per_key(api_world, settings):
+    settings.TONGXIN_API_RATE_KEY = 3
+    for _ in range(3):
+        assert api_world.get("worker_a", "/areas").status_code == 200
+    assert_error(api_world.get("worker_a", "/areas"), 429, "rate_limited")
+    assert api_world.get("worker_b", "/areas").status_code == 200  # another key
+
+
+def test_it_counts_made_up_keys_against_the_address(db, settings):
+    settings.TONGXIN_API_RATE_ANONYMOUS = 2
+    for n in range(2):
+        response = Client().get("/api/v1/areas", HTTP_AUTHORIZATION=f"Bearer guess{n}")
+        assert response.status_code == 401
+    response = Client().get("/api/v1/areas", HTTP_AUTHORIZATION="Bearer guess3")
+    assert_error(response, 429, "rate_limited")
+
+
+def test_it_refuses_a_body_over_the_limit(api_world, settings):
+    settings.TONGXIN_API_MAX_BODY = 1000
+    big = {"title": "x", "description": "楼" * 2000, "area": 1, "category": "environment"}
+    assert_error(api_world.post("worker_a", "/demands", big), 413, "payload_too_large")
+    assert not Demand.objects.filter(description__startswith="楼楼").exists()
+
+
+def test_it_refuses_a_body_that_is_not_json(api_world):
+    response = Client().post(
+        "/api/v1/demands",
+        "title=x",
+        content_type="application/x-www-form-urlencoded",
+        HTTP_AUTHORIZATION=f"Bearer {api_world.keys['worker_a']}",
+    )
+    assert_error(response, 415, "unsupported_media_type")
+
+
+# --- creating a demand ----------------------------------------------------------------
+def new_demand(api_world, **kw) -> dict:
+    ensure_categories()
+    return {
+        "area": api_world.world.household_a2.pk,
+        "category": "environment",
+        "title": "垃圾桶满了",
+        "description": "2单元门口的垃圾桶两天没清。",
+        "reporter_name": "李淑芬",
+        "reporter_phone": "13900005678",
+        **kw,
+    }
+
+
+def test_it_takes_in_a_demand(api_world):
+    response = api_world.post("worker_a", "/demands", new_demand(api_world))
+    assert response.status_code == 201, response.content
+    data = body(response)
+    demand = Demand.objects.get(pk=data["id"])
+    assert demand.channel == Channel.WEB and demand.entered_by == api_world.world.worker_a
+    assert data["tracking_code"] == demand.tracking_code
+    assert data["reporter"] == "李**" and "13900005678" not in response.content.decode()
+
+
+def test_it_takes_in_an_integration_demand_as_hotline_once_per_idempotency_key(api_world):
+    _token, key = ApiToken.issue(
+        name="12345", user=api_world.world.street_office, kind=ApiToken.Kind.INTEGRATION
+    )
+    api_world.keys["hotline"] = key
+    first = api_world.post("hotline", "/demands", new_demand(api_world), HTTP_IDEMPOTENCY_KEY="c-1")
+    again = api_world.post("hotline", "/demands", new_demand(api_world), HTTP_IDEMPOTENCY_KEY="c-1")
+    assert (first.status_code, again.status_code) == (201, 200)
+    assert body(first)["id"] == body(again)["id"]
+    assert Demand.objects.get(pk=body(first)["id"]).channel == Channel.HOTLINE
+    # The same key from another caller is another request.
+    other = api_world.post(
+        "worker_a", "/demands", new_demand(api_world), HTTP_IDEMPOTENCY_KEY="c-1"
+    )
+    assert other.status_code == 201 and body(other)["id"] != body(first)["id"]
+
+
+@pytest.mark.parametrize(
+    ("who", "area", "status"),
+    [
+        ("worker_b", "household_a2", 404),
+        ("grid_worker_a", "community_b", 404),
+        ("resident_user_a", "household_a1", 403),
+        ("party_member_a", "household_a1", 403),
+    ],
+)
+def test_it_takes_in_demands_only_within_the_scope(api_world, who, area, status):
+    area_id = getattr(api_world.world, area).pk
+    response = api_world.post(who, "/demands", new_demand(api_world, area=area_id))
+    assert response.status_code == status
+    assert Demand.objects.count() == 2
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"category": "nothing"},
+        {"reporter_phone": "12"},
+        {"title": "   "},
+        {"channel": "open311"},
+        {"area": None},
+        {"title": "a\x00b"},
+    ],
+)
+def test_it_rejects_invalid_demands(api_world, change):
+    response = api_world.post("worker_a", "/demands", new_demand(api_world, **change))
+    assert_error(response, 422, "invalid")
+
+
+def test_it_refuses_a_demand_outside_any_community(api_world):
+    response = api_world.post(
+        "admin", "/demands", new_demand(api_world, area=api_world.world.street.pk)
+    )
+    assert_error(response, 422, "invalid")
+
+
+# --- signed-in browsers ----------------------------------------------------------------
+def test_it_serves_a_signed_in_browser_but_wants_csrf_for_writes(api_world):
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(api_world.world.worker_a)
+    assert client.get("/api/v1/demands").status_code == 200
+    response = client.post(
+        "/api/v1/demands", json.dumps(new_demand(api_world)), content_type="application/json"
+    )
+    assert response.status_code == 403
+    assert "error" in body(response)
+
+
+# --- the document and the reference page ----------------------------------------------------
+def test_it_publishes_the_openapi_document(db):
+    response = Client().get("/api/v1/openapi.json")
+    assert response.status_code == 200
+    document = body(response)
+    assert document["openapi"].startswith("3.")
+    assert "/api/v1/demands/{demand_id}" in document["paths"]
+
+
+def test_it_serves_the_reference_page_from_its_own_static_files(db):
+    response = Client().get("/api/v1/docs")
+    html = response.content.decode()
+    assert response.status_code == 200
+    assert "/static/ninja/swagger-ui-bundle.js" in html
+    assert "cdn" not in html.lower()
+    assert "'unsafe-inline'" not in response.get("Content-Security-Policy", "")

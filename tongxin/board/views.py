@@ -1,0 +1,236 @@
+"""The public board (镜子墙) of a community or a street, and the staff page of hot topics.
+
+The board is public, no sign-in: every figure comes from tongxin.demands.metrics over
+the demands of the area, and every line of text that residents or handlers wrote goes
+through :func:`tongxin.board.scrub.scrub` first. No name, phone, ID number or room
+leaves this module: the board shows categories, states, places down to the estate (小区),
+titles and public answers, masked."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import Counter
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.cache import cache
+from django.core.exceptions import PermissionDenied
+from django.db.models import Count, QuerySet
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone, translation
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
+from django.views.decorators.http import require_GET, require_POST
+
+from tongxin.accounts.scope import scope_for
+from tongxin.areas.models import Area, Level
+from tongxin.board import hot
+from tongxin.board.scrub import people_names, scrub
+from tongxin.demands import actions, metrics
+from tongxin.demands.models import DONE_STATES, Demand, State
+
+CACHE_SECONDS = 5 * 60
+TOP_GROUPS = 5
+RECENT_RESOLVED = 8
+
+
+# --- the public board ---------------------------------------------------------------------
+@require_GET
+def community(request: HttpRequest, pk: int) -> HttpResponse:
+    return _board(request, get_object_or_404(Area, pk=pk, level=Level.COMMUNITY))
+
+
+@require_GET
+def street(request: HttpRequest, pk: int) -> HttpResponse:
+    return _board(request, get_object_or_404(Area, pk=pk, level=Level.STREET))
+
+
+def _board(request: HttpRequest, area: Area) -> HttpResponse:
+    key = f"board:{area.pk}:{translation.get_language()}"
+    data = cache.get(key)
+    if data is None:
+        data = board_data(area)
+        cache.set(key, data, CACHE_SECONDS)
+    context = {
+        "area": area,
+        "board": data,
+        "is_community": area.level == Level.COMMUNITY,
+        "board_chart": _chart_data(data),
+    }
+    # No Cache-Control: public here — the page carries a CSRF token (the language switch),
+    # which no shared proxy may hand to another visitor. The server-side cache does the work.
+    return render(request, "board/board.html", context)
+
+
+def _chart_data(data: dict) -> dict:
+    """What board.js draws: the same figures as the tables beside the charts."""
+    return {
+        "categories": data["categories"],
+        "states": data["states"],
+        "months": [m["short"] for m in data["trend"]],
+        "collected": [m["collected"] for m in data["trend"]],
+        "resolved": [m["resolved"] for m in data["trend"]],
+        "labels": {"collected": _("受理"), "resolved": _("办结")},
+    }
+
+
+def area_demands(area: Area) -> QuerySet:
+    """Every demand of the communities in ``area``."""
+    if area.level == Level.COMMUNITY:
+        return Demand.objects.filter(community=area)
+    return Demand.objects.filter(community__path__startswith=area.path)
+
+
+def board_data(area: Area, now: dt.datetime | None = None) -> dict:
+    """Everything the board shows, as plain (cacheable, already masked) values. Ten
+    queries, however many demands."""
+    now = now or timezone.now()
+    demands = area_demands(area)
+    year = timezone.localdate(now).year
+    period = metrics.Period.days(dt.date(year, 1, 1), dt.date(year, 12, 31))
+    this_year = metrics.figures(demands, period, now=now)
+    months = metrics.monthly(demands, now=now)
+    collected = demands.filter(period.q("created_at"), created_at__lt=now).order_by()
+    # By category and by state in one grouped query (metrics.breakdown makes four).
+    by_category: Counter[str] = Counter()
+    states: Counter[str] = Counter()
+    for name, state, n in collected.values_list("category__name", "state").annotate(n=Count("pk")):
+        by_category[name] += n
+        states[state] += n
+    categories = sorted(by_category.items(), key=lambda row: (-row[1], row[0]))
+    estates = hot.estates_within(area)
+    # Answers name neighbours too, not only the reporter: mask everyone of the street.
+    street_path = area.path[: -Area.steplen] if area.level == Level.COMMUNITY else area.path
+    known = people_names(street_path)
+    return {
+        "year": year,
+        "collected_year": this_year.collected,
+        "collected_month": months[-1][1].collected,
+        "resolution_rate": _rate(this_year.resolution_rate),
+        "on_time_rate": _rate(this_year.on_time_rate),
+        "satisfaction_rate": _rate(this_year.satisfaction_rate),
+        "categories": [{"name": name, "value": n} for name, n in categories],
+        "states": [
+            {"name": str(s.label), "value": states[s.value]} for s in State if s.value in states
+        ],
+        "trend": [
+            {
+                "month": _("%(year)s年%(month)s月") % {"year": d.year, "month": d.month},
+                "short": _("%(month)s月") % {"month": d.month},
+                "collected": f.collected,
+                "resolved": f.resolved,
+            }
+            for d, f in months
+        ],
+        "hot": [_public_group(g, known) for g in hot.hot_groups(demands, estates=estates, now=now)][
+            :TOP_GROUPS
+        ],
+        "resolved": _recently_resolved(demands, estates, known, now),
+        "computed_at": now,
+    }
+
+
+def _rate(rate: metrics.Rate) -> dict:
+    return {"text": str(rate), "numerator": rate.numerator, "denominator": rate.denominator}
+
+
+def _public_group(group: hot.Group, known: frozenset[str]) -> dict:
+    names = [n for m in group.members for n in m.names]
+    open_count = group.open_count
+    return {
+        "title": scrub(group.main.title, names, known),
+        "count": group.count,
+        "place": group.estate or group.community,
+        "status": _("办理中") if open_count else _("已办结"),
+        "open": open_count,
+    }
+
+
+def _recently_resolved(
+    demands: QuerySet, estates: list[tuple[str, str]], known: frozenset[str], now: dt.datetime
+) -> list[dict]:
+    rows = (
+        demands.filter(state__in=DONE_STATES, resolved_at__isnull=False, resolved_at__lt=now)
+        .exclude(public_answer="")
+        .order_by("-resolved_at", "-pk")
+        .values_list(
+            "title",
+            "category__name",
+            "area__path",
+            "community__name",
+            "resolved_at",
+            "public_answer",
+            "reporter_name",
+            "reporter__name",
+            "handler__full_name",
+            "entered_by__full_name",
+        )[:RECENT_RESOLVED]
+    )
+    cases = []
+    for title, category, path, community_name, resolved_at, answer, *names in rows:
+        cases.append(
+            {
+                "title": scrub(title, names, known),
+                "category": category,
+                "place": hot.estate_of(path, estates) or community_name,
+                "resolved_on": timezone.localdate(resolved_at),
+                "answer": scrub(answer, names, known),
+            }
+        )
+    return cases
+
+
+# --- hot topics for staff (热点问题) -------------------------------------------------------
+@login_required
+@require_GET
+def hot_topics(request: HttpRequest) -> HttpResponse:
+    scope = scope_for(request.user)
+    if not scope.sees_area_tree:
+        raise PermissionDenied
+    groups = hot.hot_groups(scope.demands(request.user), estates=hot.estates_within(scope.area))
+    return render(request, "board/hot.html", {"groups": groups, "nav_section": "hot"})
+
+
+@login_required
+@require_POST
+def merge_group(request: HttpRequest) -> HttpResponse:
+    """Merge the posted demands into the earliest of them (合并到最早的一件), each merge
+    recorded by its own event. Every demand must be in the user's scope and theirs to
+    dispatch; one that cannot be merged (closed meanwhile) is reported, the rest go on."""
+    scope = scope_for(request.user)
+    try:
+        pks = sorted({int(pk) for pk in request.POST.getlist("pk")})
+    except ValueError:
+        raise Http404 from None
+    demands = list(
+        scope.demands(request.user)
+        .select_related("area")
+        .filter(pk__in=pks)
+        .order_by("created_at", "pk")
+    )
+    if len(pks) < 2 or len(demands) != len(pks):
+        raise Http404
+    if not all(scope.may_dispatch(d) for d in demands):
+        raise PermissionDenied
+    main, *duplicates = demands
+    merged, failed = 0, []
+    for duplicate in duplicates:
+        try:
+            actions.merge_demand(duplicate, into=main, by=request.user)
+            merged += 1
+        except actions.ActionError as error:
+            failed.append(f"{duplicate.number}：{error}")
+    if merged:
+        messages.success(
+            request,
+            ngettext(
+                "已把 %(n)s 件诉求合并到 %(number)s。",
+                "已把 %(n)s 件诉求合并到 %(number)s。",
+                merged,
+            )
+            % {"n": merged, "number": main.number},
+        )
+    for line in failed:
+        messages.error(request, _("未能合并 %(line)s") % {"line": line})
+    return redirect("board:hot")
