@@ -15,19 +15,16 @@ metrics.figures for the street for one month, against a ceiling of one second ea
 from __future__ import annotations
 
 import argparse
-import atexit
 import datetime as dt
-import os
 import random
-import shutil
 import statistics
 import sys
-import tempfile
 import time
 from collections import Counter
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+from common import setup_django
+
 CEILING_SECONDS = 1.0
 BATCH = 5_000
 _B32 = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
@@ -61,28 +58,6 @@ TITLES = (
     "独居老人需要上门服务",
 )
 ANSWER = "已联系物业处理完毕，经回访居民表示满意。"
-
-
-def setup_django(database_url: str | None) -> Path:
-    data_dir = Path(tempfile.mkdtemp(prefix="tongxin-bench-"))
-    atexit.register(shutil.rmtree, data_dir, ignore_errors=True)
-    os.environ["TONGXIN_DATA_DIR"] = str(data_dir)
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tongxin.settings")
-    os.environ["TONGXIN_TASKS_BACKEND"] = "django_tasks.backends.immediate.ImmediateBackend"
-    os.environ["DJANGO_ALLOWED_HOSTS"] = "testserver,127.0.0.1,localhost"
-    if database_url:
-        os.environ["DATABASE_URL"] = database_url
-    else:
-        os.environ.pop("DATABASE_URL", None)
-    sys.path.insert(0, str(ROOT))
-    import django
-
-    django.setup()
-    from django.core.management import call_command
-
-    call_command("migrate", verbosity=0)
-    call_command("createcachetable", verbosity=0)
-    return data_dir
 
 
 def _code(i: int) -> str:

@@ -12,41 +12,17 @@ background task runs it (read, validate, create households and residents, audit)
 from __future__ import annotations
 
 import argparse
-import atexit
 import io
-import os
 import random
-import shutil
 import sys
-import tempfile
 import time
 from datetime import date, timedelta
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+from common import setup_django
+
 CEILING_SECONDS = 30.0
 SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘"
 GIVEN = "伟芳娜秀英敏静丽强磊军洋勇艳杰娟涛明超兰霞平刚桂英华建国玉兰淑珍德福海燕志红"
-
-
-def setup_django(database_url: str | None) -> Path:
-    data_dir = Path(tempfile.mkdtemp(prefix="tongxin-bench-"))
-    atexit.register(shutil.rmtree, data_dir, ignore_errors=True)
-    os.environ["TONGXIN_DATA_DIR"] = str(data_dir)
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tongxin.settings")
-    os.environ["TONGXIN_TASKS_BACKEND"] = "django_tasks.backends.immediate.ImmediateBackend"
-    if database_url:
-        os.environ["DATABASE_URL"] = database_url
-    else:
-        os.environ.pop("DATABASE_URL", None)
-    sys.path.insert(0, str(ROOT))
-    import django
-
-    django.setup()
-    from django.core.management import call_command
-
-    call_command("migrate", verbosity=0)
-    return data_dir
 
 
 def build_tree():
