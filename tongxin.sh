@@ -3,7 +3,7 @@
 #   ./tongxin.sh start   set everything up and start Tongxin with the demo street on http://127.0.0.1:8000
 #   ./tongxin.sh test    set everything up and run all tests (SQLite, and PostgreSQL when reachable)
 # and a few for operators: setup, worker (the background task worker), scheduler (queues the
-# deadline sweep every minute), backup.
+# deadline sweep every minute), backup [--output DIR_OR_FILE], restore FILE [--yes].
 set -euo pipefail
 cd "$(dirname "$0")"
 ROOT=$PWD
@@ -103,6 +103,20 @@ cmd_start() {
   wait "$web"
 }
 
+need_pg_client() {
+  # pg_dump and pg_restore, for the backup tests on PostgreSQL (Debian's postgresql-client).
+  command -v pg_dump >/dev/null 2>&1 && command -v pg_restore >/dev/null 2>&1 && return 0
+  local sudo=""
+  [ "$(id -u)" -ne 0 ] && sudo="sudo"
+  if [ -n "$sudo" ] && ! command -v sudo >/dev/null 2>&1; then
+    echo "Please install this Debian package as root: postgresql-client" >&2
+    return 1
+  fi
+  say "Installing Debian packages: postgresql-client"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq postgresql-client >/dev/null
+}
+
 pg_reachable() {
   "$PY" - "$1" <<'PYEOF'
 import sys, psycopg
@@ -122,6 +136,7 @@ cmd_test() {
   env -u DATABASE_URL "$PY" -m pytest "$@" || status=$?
   local pg_url=${TONGXIN_TEST_PG_URL:-$PG_URL_DEFAULT}
   if pg_reachable "$pg_url"; then
+    need_pg_client || echo "   pg_dump/pg_restore are missing: the backup tests will fail." >&2
     say "Tests on PostgreSQL ($pg_url)"
     DATABASE_URL=$pg_url "$PY" -m pytest "$@" || status=$?
   elif [ "${TONGXIN_REQUIRE_PG:-0}" = "1" ]; then
@@ -140,5 +155,7 @@ case "${1:-}" in
   setup) setup; prepare_db ;;
   worker) setup_python; exec "$PY" manage.py db_worker --queue-name '*' ;;
   scheduler) shift; setup_python; exec "$PY" manage.py run_scheduler "$@" ;;
-  *) echo "usage: $0 start | test [pytest args] | setup | worker | scheduler [--interval N | --once]" >&2; exit 2 ;;
+  backup) shift; setup_python; exec "$PY" manage.py backup "$@" ;;
+  restore) shift; setup_python; exec "$PY" manage.py restore "$@" ;;
+  *) echo "usage: $0 start | test [pytest args] | setup | worker | scheduler [--interval N | --once] | backup [--output DIR_OR_FILE] | restore FILE [--yes]" >&2; exit 2 ;;
 esac
