@@ -260,9 +260,10 @@ def main() -> int:
 
     from tongxin.accounts.models import User
     from tongxin.areas.models import Area, Level
+    from tongxin.board.tasks import link_all
     from tongxin.board.views import area_demands, board_data
-    from tongxin.demands import metrics
-    from tongxin.demands.models import Demand
+    from tongxin.demands import metrics, rollup
+    from tongxin.demands.models import Demand, DirtyDay
     from tongxin.demo.builder import build_demo_street
 
     if Demand.objects.exists() or Area.objects.exists():
@@ -284,6 +285,12 @@ def main() -> int:
         with connection.cursor() as cursor:
             cursor.execute("ANALYZE")
     print(f"analyze: {time.perf_counter() - started:.1f} s")
+    started = time.perf_counter()
+    rows = rollup.rebuild(now)
+    print(f"rollup rebuild: {rows} day rows in {time.perf_counter() - started:.1f} s")
+    started = time.perf_counter()
+    linked = link_all(max_rounds=None)  # what the minutely task does, all at once
+    print(f"hot topics linked: {linked} in {time.perf_counter() - started:.1f} s")
     states = Counter(dict(Demand.objects.values_list("state").annotate(n=Count("pk")).order_by()))
     print("states:", ", ".join(f"{k} {v}" for k, v in states.most_common()))
 
@@ -307,10 +314,26 @@ def main() -> int:
 
         return run
 
+    def marked(fn):
+        """The same, with 30 past days of the street marked changed (read live)."""
+
+        def run():
+            ids = rollup.community_ids(street)
+            days = [today - dt.timedelta(days=3 + 11 * i) for i in range(30)]
+            rollup.mark(ids[:1], days)
+            try:
+                fn()
+            finally:
+                DirtyDay.objects.all().delete()
+
+        return run
+
     measurements = [
         (f"community board ({community.name}), uncached", board(community)),
         ("street board, uncached", board(street)),
         ("street office dashboard, this month", dashboard),
+        ("street board, uncached, 30 changed days", marked(board(street))),
+        ("street office dashboard, 30 changed days", marked(dashboard)),
         ("metrics.figures, street, this month", lambda: metrics.figures(street_demands, month)),
     ]
     results = []

@@ -15,7 +15,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.cache import cache
 from django.core.exceptions import PermissionDenied
-from django.db.models import Count, QuerySet
+from django.db.models import QuerySet
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone, translation
@@ -27,7 +27,7 @@ from tongxin.accounts.scope import scope_for
 from tongxin.areas.models import Area, Level
 from tongxin.board import hot
 from tongxin.board.scrub import people_names, scrub
-from tongxin.demands import actions, metrics
+from tongxin.demands import actions, metrics, rollup
 from tongxin.demands.models import DONE_STATES, Demand, State
 
 CACHE_SECONDS = 5 * 60
@@ -79,26 +79,28 @@ def area_demands(area: Area) -> QuerySet:
     """Every demand of the communities in ``area``."""
     if area.level == Level.COMMUNITY:
         return Demand.objects.filter(community=area)
-    return Demand.objects.filter(community__path__startswith=area.path)
+    return Demand.objects.filter(community_id__in=rollup.community_ids(area))
 
 
 def board_data(area: Area, now: dt.datetime | None = None) -> dict:
-    """Everything the board shows, as plain (cacheable, already masked) values. Ten
-    queries, however many demands."""
+    """Everything the board shows, as plain (cacheable, already masked) values. The
+    figures come from the daily rollup (tongxin.demands.rollup): a fixed number of
+    queries over a few thousand rows, however many demands."""
     now = now or timezone.now()
     demands = area_demands(area)
+    ids = rollup.community_ids(area)
     year = timezone.localdate(now).year
-    period = metrics.Period.days(dt.date(year, 1, 1), dt.date(year, 12, 31))
-    this_year = metrics.figures(demands, period, now=now)
-    months = metrics.monthly(demands, now=now)
-    collected = demands.filter(period.q("created_at"), created_at__lt=now).order_by()
-    # By category and by state in one grouped query (metrics.breakdown makes four).
-    by_category: Counter[str] = Counter()
-    states: Counter[str] = Counter()
-    for name, state, n in collected.values_list("category__name", "state").annotate(n=Count("pk")):
-        by_category[name] += n
-        states[state] += n
-    categories = sorted(by_category.items(), key=lambda row: (-row[1], row[0]))
+    first, last = dt.date(year, 1, 1), dt.date(year, 12, 31)
+    starts = rollup.month_starts(now)
+    # One read for the year and the 12-month trend, by month and category.
+    counted = rollup.totals(ids, min(first, starts[0]), last, by=("month", "category"), now=now)
+    by_category = rollup.regroup(counted, (1,), where=lambda key: key[0].year == year)
+    total = sum(by_category.values(), Counter())
+    this_year = rollup.to_figures(total, metrics.Period.days(first, last))
+    months = rollup.monthly_figures(rollup.regroup(counted, (0,)), starts)
+    shares = rollup.breakdown(by_category, total)
+    categories = [(s.label, s.count) for s in shares.by_category]
+    states = {s.key: s.count for s in shares.by_state}
     estates = hot.estates_within(area)
     # Answers name neighbours too, not only the reporter: mask everyone of the street.
     street_path = area.path[: -Area.steplen] if area.level == Level.COMMUNITY else area.path
@@ -123,8 +125,9 @@ def board_data(area: Area, now: dt.datetime | None = None) -> dict:
             }
             for d, f in months
         ],
-        "hot": [_public_group(g, known) for g in hot.hot_groups(demands, estates=estates, now=now)][
-            :TOP_GROUPS
+        "hot": [
+            _public_group(g, known)
+            for g in hot.stored_groups(demands, estates=estates, now=now, limit=TOP_GROUPS)
         ],
         "resolved": _recently_resolved(demands, estates, known, now),
         "computed_at": now,
@@ -188,7 +191,7 @@ def hot_topics(request: HttpRequest) -> HttpResponse:
     scope = scope_for(request.user)
     if not scope.sees_area_tree:
         raise PermissionDenied
-    groups = hot.hot_groups(scope.demands(request.user), estates=hot.estates_within(scope.area))
+    groups = hot.stored_groups(scope.demands(request.user), estates=hot.estates_within(scope.area))
     return render(request, "board/hot.html", {"groups": groups, "nav_section": "hot"})
 
 

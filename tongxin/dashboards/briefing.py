@@ -10,6 +10,7 @@ public answer, with any phone or ID number in it masked.
 from __future__ import annotations
 
 import datetime as dt
+from collections import Counter
 from dataclasses import dataclass
 
 from django.db.models import Count, Min
@@ -19,12 +20,12 @@ from django.utils.translation import gettext as _
 from tongxin.accounts.models import User
 from tongxin.accounts.scope import Scope
 from tongxin.areas.models import Area
-from tongxin.demands import metrics
+from tongxin.demands import metrics, rollup
 from tongxin.demands.ledger import Places, mask_text
 from tongxin.demands.metrics import Breakdown, Period, Rate, resolved_by
-from tongxin.demands.models import Satisfaction
+from tongxin.demands.models import Demand, Satisfaction
 
-from .figures import Headline, headline, month_bounds
+from .figures import Headline, headline, month_bounds, rolled_headline
 
 TOP = 5
 OVERDUE_LIMIT = 100
@@ -102,8 +103,8 @@ class Briefing:
             "rr": pct(f.rework_rate),
         }
         sentences = [first, second]
-        if self.head.median_days is not None:
-            sentences.append(_("办结时长中位数 %(d)s 天。") % {"d": self.head.median_days})
+        if self.head.mean_days is not None:
+            sentences.append(_("平均办结时长 %(d)s 天。") % {"d": self.head.mean_days})
         if self.overdue_total:
             sentences.append(_("截至目前仍有 %(n)d 件超期未办结。") % {"n": self.overdue_total})
         return sentences
@@ -129,19 +130,20 @@ def issue_number(demands, month: dt.date) -> int:
 
 
 def hot_topics(demands, period: Period, now: dt.datetime) -> list[Topic]:
-    """The month's hot topics (热点问题): alike demands in one community, grouped by
-    tongxin.board.hot; titles scrubbed of names, phones and rooms as the board shows them."""
+    """The month's hot topics (热点问题): alike demands in one community, as linked by
+    tongxin.board.hot in the background; titles scrubbed of names, phones and rooms as the board shows them."""
     try:
         from tongxin.board import hot
         from tongxin.board.scrub import scrub
     except ImportError:  # the board is not installed: titles asked more than once
         return _repeated_titles(demands, period)
     end = min(period.end, now)
-    groups = hot.hot_groups(
+    groups = hot.stored_groups(
         demands.filter(period.q("created_at")),
         estates=hot.estates_within(None),
         now=end,
         days=(end - period.start).days + 1,
+        limit=TOP,
     )
     return [
         Topic(
@@ -213,14 +215,23 @@ def overdue_list(demands, now: dt.datetime) -> list[Overdue]:
 
 def build(user: User, scope: Scope, month: dt.date, now: dt.datetime) -> Briefing:
     demands = scope.demands(user)
-    month = month_bounds(month)[0]
+    first, last = month_bounds(month)
+    month = first
     period = Period.month(month.year, month.month)
+    ids = rollup.community_ids(scope.area)
+    if ids is not None:  # whole communities: from the daily rollup
+        demands = Demand.objects.filter(community_id__in=ids)
+        by_category = rollup.totals(ids, first, last, by=("category",), now=now)
+        total = sum(by_category.values(), Counter())
+        head, breakdown = rolled_headline(total, period), rollup.breakdown(by_category, total)
+    else:
+        head, breakdown = headline(demands, period, now), metrics.breakdown(demands, period)
     return Briefing(
         area_name=scope_name(scope),
         month=month,
         issue=issue_number(demands, month),
-        head=headline(demands, period, now),
-        breakdown=metrics.breakdown(demands, period),
+        head=head,
+        breakdown=breakdown,
         hot=hot_topics(demands, period, now),
         cases=notable_cases(demands, period, now),
         overdue=overdue_list(demands, now),

@@ -11,6 +11,7 @@ they link to the community's ledger for the month, the nearest view it has.
 from __future__ import annotations
 
 import datetime as dt
+from collections import Counter
 from dataclasses import dataclass
 from urllib.parse import urlencode
 
@@ -19,7 +20,7 @@ from django.urls import reverse
 
 from tongxin.accounts.scope import Scope
 from tongxin.areas.models import Area, Level
-from tongxin.demands import metrics
+from tongxin.demands import metrics, rollup
 from tongxin.demands.metrics import Figures, Period
 
 
@@ -41,6 +42,14 @@ def ledger_url(first: dt.date | None = None, last: dt.date | None = None, **filt
     return f"{base}?{urlencode(params)}" if params else base
 
 
+def due_url(first: dt.date, last: dt.date, outcome: str = "", **filters) -> str:
+    """The ledger of the demands that fell due (应结案) in ``first``..``last`` — the rows
+    behind the rates — narrowed to an ``outcome`` (resolved, on_time, postponed,
+    unresolved) when given."""
+    params = {"due_from": first.isoformat(), "due_to": last.isoformat(), "outcome": outcome}
+    return ledger_url(**params, **filters)
+
+
 def days(hours: float | None) -> float | None:
     return None if hours is None else round(hours / 24, 1)
 
@@ -48,13 +57,18 @@ def days(hours: float | None) -> float | None:
 @dataclass(frozen=True)
 class Headline:
     figures: Figures
-    median_days: float | None  # 办结时长中位数, in days
+    mean_days: float | None  # 平均办结时长: intake to resolution, in days
 
 
 def headline(demands: QuerySet, period: Period, now: dt.datetime) -> Headline:
-    """Four queries: the counts (two) and the resolution-time mean and median."""
+    """Counted live: the counts (two queries) and the mean resolution time (one)."""
     durations = metrics.durations(demands, period, now=now)
-    return Headline(metrics.figures(demands, period, now=now), days(durations.resolution_median))
+    return Headline(metrics.figures(demands, period, now=now), days(durations.resolution_mean))
+
+
+def rolled_headline(counts, period: Period) -> Headline:
+    """The same from the daily rollup's summed columns."""
+    return Headline(rollup.to_figures(counts, period), rollup.mean_days(counts))
 
 
 @dataclass(frozen=True)
@@ -62,19 +76,34 @@ class CommunityRow:
     community: Area
     headline: Headline
     url: str  # the community's ledger for the month
+    due: str  # its demands due in the month (the rates' rows)
+    resolved: str  # of those, the resolved ones
 
 
-def communities(scope: Scope, demands: QuerySet, period: Period, now: dt.datetime, first, last):
-    """One row per community in scope. A fixed number of queries per community, however
-    many demands there are (a street has a dozen communities, a district a hundred)."""
+def communities(
+    scope: Scope,
+    demands: QuerySet,
+    period: Period,
+    now: dt.datetime,
+    first,
+    last,
+    counted: dict | None = None,
+) -> list[CommunityRow]:
+    """One row per community in scope: from the rollup's totals keyed (community,)
+    when given (``counted``), else a few live queries per community."""
     rows = []
     for community in scope.areas().filter(level=Level.COMMUNITY).order_by("path"):
-        mine = demands.within(community)
+        if counted is not None:
+            head = rolled_headline(counted.get((community.pk,), Counter()), period)
+        else:
+            head = headline(demands.within(community), period, now)
         rows.append(
             CommunityRow(
                 community,
-                headline(mine, period, now),
+                head,
                 ledger_url(first, last, area=community.pk),
+                due_url(first, last, area=community.pk),
+                due_url(first, last, "resolved", area=community.pk),
             )
         )
     return rows

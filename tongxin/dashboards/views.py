@@ -8,6 +8,7 @@ and the administrator."""
 from __future__ import annotations
 
 import datetime as dt
+from collections import Counter
 
 from django import forms
 from django.contrib.auth.decorators import login_required
@@ -24,9 +25,10 @@ from tongxin.accounts.scope import Scope, scope_for
 from tongxin.dashboards import briefing as briefings
 from tongxin.dashboards import charts, figures
 from tongxin.dashboards.pdf import render_pdf
-from tongxin.demands import metrics
+from tongxin.demands import metrics, rollup
 from tongxin.demands.ledger import Light
 from tongxin.demands.metrics import Period
+from tongxin.demands.models import Demand
 from tongxin.demands.views_staff import work_sections
 
 BRIEFING_ROLES = {UserRole.STREET_OFFICE, UserRole.DISTRICT_OFFICE, UserRole.ADMIN}
@@ -73,10 +75,33 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     period = Period.month(month.year, month.month)
     now = timezone.now()
     demands = scope.demands(request.user)
-    head = figures.headline(demands, period, now)
-    breakdown = metrics.breakdown(demands, period)
-    trend = metrics.monthly(demands, now=now)
-    rows = figures.communities(scope, demands, period, now, first, last)
+    # Whole communities (a community, street or district office, the administrator):
+    # from the daily rollup. Below a community (a grid): counted live, it is small.
+    ids = rollup.community_ids(scope.area) if scope.sees_area_tree else None
+    if ids is not None:
+        demands = Demand.objects.filter(community_id__in=ids)
+        starts = rollup.month_starts(now)
+        # One read for the month, its communities and the 12-month trend.
+        counted = rollup.totals(
+            ids,
+            min(first, starts[0]),
+            max(last, rollup.month_end(starts[-1])),
+            by=("community", "category", "month"),
+            now=now,
+        )
+        in_month = {"where": lambda key: key[2] == first}
+        by_category = rollup.regroup(counted, (1,), **in_month)
+        total = sum(by_category.values(), Counter())
+        head = figures.rolled_headline(total, period)
+        breakdown = rollup.breakdown(by_category, total)
+        trend = rollup.monthly_figures(rollup.regroup(counted, (2,)), starts)
+        by_community = rollup.regroup(counted, (0,), **in_month)
+    else:
+        head = figures.headline(demands, period, now)
+        breakdown = metrics.breakdown(demands, period)
+        trend = metrics.monthly(demands, now=now)
+        by_community = None
+    rows = figures.communities(scope, demands, period, now, first, last, by_community)
     work = [
         (s, s.demands.count(), f"{reverse('demands:work')}?tab={s.key}")
         for s in work_sections(request.user, scope, now)
@@ -90,6 +115,8 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         "rows": rows,
         "work": work,
         "ledger_month": figures.ledger_url(first, last),
+        "ledger_due": figures.due_url(first, last),
+        "ledger_resolved": figures.due_url(first, last, "resolved"),
         "lights": [
             (Light.RED, demands.overdue(now).count(), figures.ledger_url(light=Light.RED)),
             (Light.YELLOW, demands.warning(now).count(), figures.ledger_url(light=Light.YELLOW)),

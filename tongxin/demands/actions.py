@@ -15,7 +15,7 @@ from django.utils.translation import gettext as _
 
 from tongxin.accounts.models import User, UserRole
 from tongxin.areas.models import Area, Level
-from tongxin.demands import clock
+from tongxin.demands import clock, rollup
 from tongxin.demands.models import (
     CLOCK_STATES,
     OPEN_STATES,
@@ -56,6 +56,8 @@ def _event(
     at: dt.datetime | None = None,
     **data,
 ) -> DemandEvent:
+    # Every step writes an event: the one place to mark the past days it changes.
+    rollup.touch(demand, at)
     return DemandEvent.objects.create(
         demand=demand,
         kind=kind,

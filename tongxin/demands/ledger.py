@@ -28,8 +28,17 @@ from openpyxl.utils import get_column_letter
 
 from tongxin.accounts.models import User
 from tongxin.areas.models import Area, Level
+from tongxin.demands import metrics
 from tongxin.demands.metrics import Period
-from tongxin.demands.models import Category, Channel, Demand, Satisfaction, State, Tier
+from tongxin.demands.models import (
+    DONE_STATES,
+    Category,
+    Channel,
+    Demand,
+    Satisfaction,
+    State,
+    Tier,
+)
 from tongxin.people.idnumbers import mask_id_number, mask_phone
 
 PAGE_SIZE = 30
@@ -41,6 +50,37 @@ class Light(TextChoices):
 
     YELLOW = "yellow", gettext_lazy("黄灯（预警）")
     RED = "red", gettext_lazy("红灯（超期）")
+
+
+class Outcome(TextChoices):
+    """How a due demand (应结案) stands now: the parts of the resolution rates. 结案,
+    缓办 and 未结案 split the due demands; 按期结案 is part of 结案 (docs/metrics.md)."""
+
+    RESOLVED = "resolved", gettext_lazy("结案")
+    ON_TIME = "on_time", gettext_lazy("按期结案")
+    POSTPONED = "postponed", gettext_lazy("缓办")
+    UNRESOLVED = "unresolved", gettext_lazy("未结案")
+
+
+def outcome_q(outcome: str, now: dt.datetime) -> Q:
+    """The due demands with this outcome as of ``now``, with the conditions of
+    metrics.figures, so that the rows and the counts agree. Only meaningful together
+    with metrics.due_in, which the ledger always applies with it."""
+    resolved = Q(postponed=False) & metrics.resolved_by(now)
+    if outcome == Outcome.RESOLVED:
+        return resolved
+    if outcome == Outcome.ON_TIME:
+        return resolved & Q(resolved_on_time=True)
+    if outcome == Outcome.POSTPONED:
+        return Q(postponed=True)
+    if outcome == Outcome.UNRESOLVED:
+        # The complement of resolved_by written out: a negated comparison with a NULL
+        # resolved_at is neither true nor false in SQL.
+        not_resolved = (
+            ~Q(state__in=DONE_STATES) | Q(resolved_at__isnull=True) | Q(resolved_at__gte=now)
+        )
+        return Q(postponed=False) & not_resolved
+    raise ValueError(f"unknown outcome {outcome!r}")
 
 
 # --- filtering -------------------------------------------------------------------------
@@ -62,12 +102,20 @@ class LedgerFilter:
     handler: User | None = None
     date_from: dt.date | None = None
     date_to: dt.date | None = None
+    due_from: dt.date | None = None
+    due_to: dt.date | None = None
+    outcome: str = ""
     q: str = ""
 
     @property
     def period(self) -> Period:
         """The intake dates as a period of time (both days included)."""
         return Period.days(self.date_from, self.date_to)
+
+    @property
+    def due_period(self) -> Period:
+        """The days on which the demands fell due (应结案), both included."""
+        return Period.days(self.due_from, self.due_to)
 
     def apply(self, demands: QuerySet, now: dt.datetime) -> QuerySet:
         if self.area is not None:
@@ -87,12 +135,18 @@ class LedgerFilter:
         if self.handler is not None:
             demands = demands.filter(handler=self.handler)
         demands = demands.filter(self.period.q("created_at"))
+        if self.due_from or self.due_to or self.outcome:
+            # The rows behind the rates: due in the period (any time up to now when only
+            # an outcome is asked), as they stand now, exactly as metrics counts them.
+            demands = demands.filter(metrics.due_in(self.due_period, now))
+        if self.outcome:
+            demands = demands.filter(outcome_q(self.outcome, now))
         if self.q:
             demands = demands.filter(search(self.q))
         return demands
 
-    def describe(self) -> str:
-        """The filter in words, for the audit trail: 类别=环境卫生；状态=办理中."""
+    def parts(self) -> list[tuple[str, str]]:
+        """The conditions set, as (name, value) in words: the page's chips and the audit."""
         parts = [
             (_("区域"), self.area and self.area.name),
             (_("类别"), self.category and self.category.name),
@@ -103,10 +157,16 @@ class LedgerFilter:
             (_("责任人"), self.handler and str(self.handler)),
             (_("起始日期"), self.date_from and self.date_from.isoformat()),
             (_("截止日期"), self.date_to and self.date_to.isoformat()),
+            (_("应结案起始日期"), self.due_from and self.due_from.isoformat()),
+            (_("应结案截止日期"), self.due_to and self.due_to.isoformat()),
+            (_("结案情况"), self.outcome and Outcome(self.outcome).label),
             (_("关键词"), self.q),
         ]
-        words = [f"{name}={value}" for name, value in parts if value]
-        return "；".join(words) or _("全部")
+        return [(name, str(value)) for name, value in parts if value]
+
+    def describe(self) -> str:
+        """The filter in words, for the audit trail: 类别=环境卫生；状态=办理中."""
+        return "；".join(f"{name}={value}" for name, value in self.parts()) or _("全部")
 
 
 def search(text: str) -> Q:

@@ -106,25 +106,38 @@ def resolved_by(now: dt.datetime) -> Q:
     return Q(state__in=DONE_STATES, resolved_at__isnull=False, resolved_at__lt=now)
 
 
+def due_on_resolution(now: dt.datetime) -> Q:
+    """The demands that fell due when they were resolved: in time (or with no deadline)."""
+    in_time = resolved_by(now) & (Q(deadline__isnull=True) | Q(resolved_at__lte=F("deadline")))
+    return ~Q(state__in=NOT_DUE_STATES) & in_time
+
+
+def due_at_deadline(now: dt.datetime) -> Q:
+    """The demands that fell due at their deadline: it has passed, and they were not
+    resolved by then (late, or not at all)."""
+    # Written out rather than negating the in-time condition: a negated comparison with
+    # a NULL column is neither true nor false in SQL, and the two must cover every row.
+    late_or_open = (
+        ~Q(state__in=DONE_STATES)
+        | Q(resolved_at__isnull=True)
+        | Q(resolved_at__gte=now)
+        | Q(deadline__isnull=False, resolved_at__gt=F("deadline"))
+    )
+    return ~Q(state__in=NOT_DUE_STATES) & late_or_open & Q(deadline__lt=now)
+
+
+# The moment each kind of due demand falls due, for counting by period or by day.
+DUE_MOMENTS = (("resolved_at", due_on_resolution), ("deadline", due_at_deadline))
+
+
 def due_in(period: Period, now: dt.datetime) -> Q:
     """Due (应结案) in the period: the moment a demand falls due is its resolution when
     that came no later than its deadline, else its deadline, once that has passed.
 
     So every demand falls due in exactly one period: early work counts when it is done,
     late and unfinished work when the time ran out."""
-    resolved = resolved_by(now)
-    in_time = resolved & (Q(deadline__isnull=True) | Q(resolved_at__lte=F("deadline")))
-    # Written out rather than ~in_time: a negated comparison with a NULL column is
-    # neither true nor false in SQL, and the two halves must cover every row.
-    at_deadline = (
-        ~Q(state__in=DONE_STATES)
-        | Q(resolved_at__isnull=True)
-        | Q(resolved_at__gte=now)
-        | Q(deadline__isnull=False, resolved_at__gt=F("deadline"))
-    )
-    return ~Q(state__in=NOT_DUE_STATES) & (
-        (in_time & period.q("resolved_at"))
-        | (at_deadline & Q(deadline__lt=now) & period.q("deadline"))
+    return (due_on_resolution(now) & period.q("resolved_at")) | (
+        due_at_deadline(now) & period.q("deadline")
     )
 
 

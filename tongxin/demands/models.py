@@ -311,10 +311,29 @@ class Demand(models.Model):
             models.Index(fields=["state", "deadline"]),
             models.Index(fields=["community", "created_at"]),
             models.Index(fields=["-created_at", "-id"], name="demand_keyset"),
+            # The live part of the rollup (today, and days being recounted) reads each
+            # community's demands by the day they fell due, were resolved or answered.
+            models.Index(fields=["community", "resolved_at"]),
+            models.Index(fields=["community", "deadline"]),
+            models.Index(fields=["community", "first_response_at"]),
+            # The board's "recently resolved" (latest first, a street at a time).
+            models.Index(fields=["-resolved_at", "-id"], name="demand_resolved_desc"),
         ]
 
     def __str__(self) -> str:
         return f"{self.number} {self.title}"
+
+    # The columns whose days the daily rollup (tongxin.demands.rollup) counts by.
+    ROLLUP_ATTNAMES = ("community_id", "created_at", "resolved_at", "deadline", "first_response_at")
+
+    @classmethod
+    def from_db(cls, db, field_names, values):
+        """Remember the rollup columns as loaded, so that a change can mark both the days
+        a demand leaves and the days it joins (rollup.touch)."""
+        instance = super().from_db(db, field_names, values)
+        loaded = dict(zip(field_names, values, strict=False))
+        instance._rollup_loaded = {a: loaded[a] for a in cls.ROLLUP_ATTNAMES if a in loaded}
+        return instance
 
     @property
     def number(self) -> str:
@@ -520,3 +539,88 @@ class MeetingItem(models.Model):
 
     def __str__(self) -> str:
         return f"{self.meeting} · {self.demand_id}"
+
+
+# --- the daily rollup (日汇总) ----------------------------------------------------------------
+class DayCount(models.Model):
+    """The counts of one community's demands of one category on one local day: the
+    rollup behind the board and the dashboards (tongxin.demands.rollup). Each figure is
+    counted on the day its own moment falls on, as tongxin.demands.metrics defines it:
+    collected on the day of intake, due (and resolved, on time, postponed) on the day it
+    fell due, visits, ratings and rework on the day of the event. The state, channel
+    and tier columns split the demands collected that day by where they stand now."""
+
+    community = models.ForeignKey(Area, models.CASCADE, related_name="+")
+    day = models.DateField()
+    category = models.ForeignKey(Category, models.CASCADE, related_name="+")
+    collected = models.PositiveIntegerField(default=0)
+    due = models.PositiveIntegerField(default=0)
+    postponed = models.PositiveIntegerField(default=0)
+    resolved = models.PositiveIntegerField(default=0)
+    resolved_on_time = models.PositiveIntegerField(default=0)
+    visits = models.PositiveIntegerField(default=0)
+    visits_satisfied = models.PositiveIntegerField(default=0)
+    visits_basically = models.PositiveIntegerField(default=0)
+    visits_dissatisfied = models.PositiveIntegerField(default=0)
+    ratings = models.PositiveIntegerField(default=0)
+    ratings_satisfied = models.PositiveIntegerField(default=0)
+    ratings_basically = models.PositiveIntegerField(default=0)
+    ratings_dissatisfied = models.PositiveIntegerField(default=0)
+    rework = models.PositiveIntegerField(default=0)
+    # Durations (metrics.durations), as sums so that a mean over any days is exact.
+    responses = models.PositiveIntegerField(default=0)
+    response_us = models.BigIntegerField(default=0)  # microseconds, summed
+    resolutions = models.PositiveIntegerField(default=0)
+    resolution_us = models.BigIntegerField(default=0)
+
+    class Meta:
+        verbose_name = _("日汇总")
+        verbose_name_plural = _("日汇总")
+        constraints = [
+            models.UniqueConstraint(fields=["community", "day", "category"], name="daycount_key")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.community_id} {self.day} {self.category_id}"
+
+
+# One column per state, channel and tier, kept in step with the choices (a new choice
+# is a new column: makemigrations --check in CI notices).
+DAYCOUNT_MIX = (
+    *(f"state_{s.value}" for s in State),
+    *(f"channel_{c.value}" for c in Channel),
+    *(f"tier_{t.value}" for t in Tier),
+)
+for _column in DAYCOUNT_MIX:
+    DayCount.add_to_class(_column, models.PositiveIntegerField(default=0))
+del _column
+
+
+class RollupState(models.Model):
+    """One row: the days up to ``rolled_through`` are in DayCount (but for the ones
+    marked in DirtyDay); later days are counted live."""
+
+    rolled_through = models.DateField(null=True, blank=True)
+    rebuilt_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("汇总进度")
+        verbose_name_plural = _("汇总进度")
+
+    def __str__(self) -> str:
+        return f"{self.rolled_through}"
+
+
+class DirtyDay(models.Model):
+    """A rolled day of a community whose demands changed since it was counted: read live
+    until the background refresh counts it again."""
+
+    community = models.ForeignKey(Area, models.CASCADE, related_name="+")
+    day = models.DateField()
+    marked_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["community", "day"], name="dirtyday_key")]
+
+    def __str__(self) -> str:
+        return f"{self.community_id} {self.day}"

@@ -1,4 +1,5 @@
-"""Background work for demands: the deadline sweep (超期升级).
+"""Background work for demands: the deadline sweep (超期升级) and, with it, the refresh
+of the daily rollup (tongxin.demands.rollup).
 
 ``manage.py db_worker`` runs :func:`sweep_deadlines_task`; ``manage.py run_scheduler``
 puts it on the queue every minute unless one is still waiting or running. The sweep
@@ -16,7 +17,7 @@ from django_tasks import TaskResultStatus, task
 from django_tasks_db.backend import DatabaseBackend
 from django_tasks_db.models import DBTaskResult
 
-from tongxin.demands import actions
+from tongxin.demands import actions, rollup
 
 logger = logging.getLogger(__name__)
 
@@ -33,7 +34,9 @@ MAX_ROUNDS = 20
 
 @task()
 def sweep_deadlines_task() -> int:
-    """Escalate every overdue demand once; returns how many were escalated."""
+    """Escalate every overdue demand once, then bring the daily rollup up to date (the
+    escalations, and every other change since the last run, marked days to recount);
+    returns how many were escalated."""
     now = timezone.now()
     total = 0
     for _round in range(MAX_ROUNDS):
@@ -47,6 +50,7 @@ def sweep_deadlines_task() -> int:
         )
     if total:
         logger.info("sweep escalated %d overdue demand(s)", total)
+    rollup.refresh()
     return total
 
 

@@ -28,10 +28,13 @@ from tongxin.areas.models import Area, Level
 from tongxin.audit.models import AuditEntry, record
 from tongxin.core.forms import StyledForm
 from tongxin.demands import ledger, metrics
-from tongxin.demands.ledger import Cursor, LedgerFilter, Light
+from tongxin.demands.ledger import Cursor, LedgerFilter, Light, Outcome
 from tongxin.demands.models import Category, Channel, State, Tier
 
 _AREA_LEVELS = (Level.COMMUNITY, Level.ESTATE, Level.ZONE)
+# The filters under "更多筛选", folded away unless one of them is set; the due ones last.
+_FOLDED = ("tier", "light", "channel", "handler", "date_from", "date_to")
+_FOLDED_DUE = ("due_from", "due_to", "outcome")
 
 
 class _AreaChoice(forms.ModelChoiceField):
@@ -106,6 +109,23 @@ class LedgerFilterForm(StyledForm, forms.Form):
         required=False,
         widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
     )
+    # The rows behind the rates: when the demands fell due (应结案, docs/metrics.md), and
+    # how they stand now. The dashboards link their rates here.
+    due_from = forms.DateField(
+        label=gettext_lazy("应结案日期从"),
+        required=False,
+        widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
+    )
+    due_to = forms.DateField(
+        label=gettext_lazy("应结案日期至"),
+        required=False,
+        widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
+    )
+    outcome = forms.ChoiceField(
+        label=gettext_lazy("结案情况"),
+        required=False,
+        choices=[("", gettext_lazy("全部结案情况")), *Outcome.choices],
+    )
 
     def __init__(self, *args, scope: Scope, user: User, **kwargs) -> None:
         super().__init__(*args, **kwargs)
@@ -122,6 +142,9 @@ class LedgerFilterForm(StyledForm, forms.Form):
         first, last = data.get("date_from"), data.get("date_to")
         if first and last and first > last:
             self.add_error("date_to", _("截止日期不能早于起始日期。"))
+        first, last = data.get("due_from"), data.get("due_to")
+        if first and last and first > last:
+            self.add_error("due_to", _("应结案截止日期不能早于起始日期。"))
         return data
 
     def to_filter(self) -> LedgerFilter:
@@ -135,7 +158,7 @@ class LedgerFilterForm(StyledForm, forms.Form):
     @property
     def has_more(self) -> bool:
         """Whether a filter from the folded part is set (then it opens)."""
-        return any(self.data.get(k) for k in ("tier", "light", "channel", "handler"))
+        return any(self.data.get(k) for k in (*_FOLDED, *_FOLDED_DUE))
 
 
 def _ledger_scope(user: User) -> Scope:
@@ -164,6 +187,7 @@ def ledger_list(request: HttpRequest) -> HttpResponse:
     params.pop("cursor", None)
     context = {
         "form": form,
+        "conditions": form.to_filter().parts(),
         "page": page,
         "rows": ledger.rows(page.rows, now),
         "figures": metrics.figures(demands, now=now),

@@ -50,12 +50,15 @@ def test_it_finds_nothing_in_one_or_no_text():
 
 
 def three_alike(world, community=None, area=None):
+    """Three alike demands of the last days, linked as the background worker does."""
     area = area or world.building_a
     now = timezone.now()
-    return [
+    demands = [
         submit(area, title=t, description=d, now=now - dt.timedelta(days=3 - i))
         for i, (t, d) in enumerate([LITTER, BOXES, LITTER_SHORT])
     ]
+    hot.link_pending()
+    return demands
 
 
 @pytest.mark.django_db

@@ -73,7 +73,7 @@ def test_it_equals_a_recount_from_the_ledger(client, world, story):
         "visits_good": 1,
         "rework": 1,
     }
-    assert head.median_days == 2.0  # a1: 2 March 9:00 to 4 March 9:00
+    assert head.mean_days == 2.0  # a1: 2 March 9:00 to 4 March 9:00
     html = response.content.decode()
     assert str(head.figures.resolution_rate) == "33.33%"
     for text in ("33.33%", "50.00%", "100.00%", "2.0 天"):
@@ -105,6 +105,25 @@ def test_it_drills_down_to_the_rows_behind_each_count(client, world, story):
             assert ledger.status_code == 200
             assert ledger.context["figures"].collected == count, url
     assert red == 2  # a2 (reopened, new deadline passed) and b1
+
+
+def test_the_rates_drill_down_to_the_demands_due_in_the_month(client, world, story):
+    response = get(client, world.street_office, month="2026-03")
+    ctx = response.context
+    links = [(ctx["ledger_due"], ctx["ledger_resolved"], ctx["head"].figures)]
+    links += [(r.due, r.resolved, r.headline.figures) for r in ctx["rows"]]
+    html = response.content.decode()
+    with time_machine.travel(NOW, tick=False):
+        for due_url, resolved_url, shown_figures in links:
+            assert escape(due_url) in html and escape(resolved_url) in html
+            due = client.get(due_url).context["figures"]
+            # The ledger of the month's due demands shows the dashboard's rates…
+            assert str(due.resolution_rate) == str(shown_figures.resolution_rate), due_url
+            assert str(due.on_time_rate) == str(shown_figures.on_time_rate), due_url
+            assert due.collected == shown_figures.due  # …listing exactly those rows
+            resolved = client.get(resolved_url).context["figures"]
+            assert resolved.collected == shown_figures.resolved, resolved_url
+    assert ctx["head"].figures.due == 3
 
 
 def test_it_counts_my_work(client, world, story):

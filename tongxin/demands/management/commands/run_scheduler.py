@@ -1,4 +1,6 @@
-"""``manage.py run_scheduler``: put the deadline sweep on the task queue every minute.
+"""``manage.py run_scheduler``: put the deadline sweep (which also refreshes the daily
+rollup) and the linking of hot topics (tongxin.board.tasks) on the task queue every
+minute.
 
 A small long-running process beside ``manage.py db_worker``: every ``--interval``
 seconds it queues :func:`tongxin.demands.tasks.sweep_deadlines_task` unless one is
@@ -16,6 +18,7 @@ import time
 from django.core.management.base import BaseCommand, CommandError
 from django.db import close_old_connections, connection
 
+from tongxin.board import tasks as hot_tasks
 from tongxin.demands import tasks
 
 logger = logging.getLogger("tongxin.scheduler")
@@ -44,7 +47,8 @@ class Command(BaseCommand):
     def handle(self, *args, interval: float, once: bool, **options) -> None:
         if once:
             escalated = tasks.sweep_deadlines_task.call()
-            self.stdout.write(f"巡检完成：升级超期诉求 {escalated} 件。")
+            linked = hot_tasks.link_hot_topics_task.call()
+            self.stdout.write(f"巡检完成：升级超期诉求 {escalated} 件，热点归并 {linked} 件。")
             return
         if interval <= 0:
             raise CommandError("--interval 必须大于 0")
@@ -75,8 +79,10 @@ class Command(BaseCommand):
         try:
             _queued, what = tasks.enqueue_sweep()
             logger.info("scheduler: %s", what)
+            _queued, what = hot_tasks.enqueue_link()
+            logger.info("scheduler: %s", what)
             if time.monotonic() - last_prune >= PRUNE_EVERY:
-                pruned = tasks.prune_finished_sweeps()
+                pruned = tasks.prune_finished_sweeps() + hot_tasks.prune_finished_links()
                 if pruned:
                     logger.info("scheduler: pruned %d finished sweep result(s)", pruned)
                 last_prune = time.monotonic()

@@ -7,6 +7,7 @@ import time
 from django.core.management.base import BaseCommand, CommandError
 
 from tongxin.areas.models import Area
+from tongxin.demands import rollup
 from tongxin.demo.builder import DEMO_ACCOUNTS, DemoDataError, build_demo_street
 from tongxin.demo.demands import build_demo_demands
 
@@ -74,6 +75,8 @@ class Command(BaseCommand):
         )
         if not no_demands:
             build_demo_demands(scale=scale, seed=seed, months=months, stdout=self.stdout)
+            # Written in bulk, round the actions: count the daily rollup afresh.
+            rollup.rebuild()
         elapsed = time.monotonic() - started
         accounts = "、".join(a.username for a in DEMO_ACCOUNTS)
         self.stdout.write(f"演示账号：{accounts}，密码均为 {DEMO_ACCOUNTS[0].password}")
