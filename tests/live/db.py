@@ -3,6 +3,7 @@ is really on disk, whatever the app servers said."""
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
@@ -18,6 +19,7 @@ class Snapshot:
     demands: dict[int, dict] = field(default_factory=dict)  # id -> row
     events: dict[int, list[tuple[int, str, int | None]]] = field(default_factory=dict)
     notifications: Counter = field(default_factory=Counter)  # demand id -> count
+    undelivered: set = field(default_factory=set)  # messages without a delivery job
 
     def by_code(self) -> dict[str, dict]:
         return {d["tracking_code"]: d for d in self.demands.values()}
@@ -81,4 +83,15 @@ class ScratchDb:
             "SELECT demand_id, COUNT(*) FROM demands_notification GROUP BY demand_id"
         ):
             snap.notifications[demand_id] = n
+        # Each message's delivery job (notify.deliver_task) is queued in the same
+        # transaction: its arguments hold the message id.
+        jobs = {
+            json.loads(args)["args"][0] if isinstance(args, str) else args["args"][0]
+            for (args,) in self.query(
+                "SELECT args_kwargs FROM django_tasks_database_dbtaskresult "
+                "WHERE task_path = 'tongxin.demands.notify.deliver_task'"
+            )
+        }
+        messages = {pk for (pk,) in self.query("SELECT id FROM demands_notification")}
+        snap.undelivered = messages - jobs
         return snap

@@ -88,6 +88,7 @@ def check_complete(snap, acked_codes: set[str]) -> None:
         # The first event and the message are written in the demand's own transaction.
         assert snap.kinds(pk) == ["submitted"], (pk, snap.events.get(pk))
         assert snap.notifications[pk] == 1, (pk, snap.notifications[pk])
+    assert not snap.undelivered, f"messages without a delivery job: {sorted(snap.undelivered)}"
     orphans = set(snap.events) - set(snap.demands)
     assert not orphans, f"events of demands that are not there: {sorted(orphans)[:10]}"
 

@@ -1,5 +1,10 @@
 """Telling people: the in-app inbox always, and outbound channels behind one interface.
 
+The inbox message and a delivery job (django-tasks, database queue) are written in the
+same transaction as the work they tell of: committed together or not at all, so a
+server killed just after the commit still delivers (the worker, ``manage.py
+db_worker``, sends it), and nothing goes out for work that was rolled back.
+
 Channels are named in ``settings.TONGXIN_NOTIFY_CHANNELS`` (dotted paths). Email goes
 through Django's mailers to users with an address. SMS and WeChat are extension
 points: the classes here only log what they would send; a deployment replaces them
@@ -11,8 +16,8 @@ import logging
 
 from django.conf import settings
 from django.core.mail import send_mail
-from django.db import transaction
 from django.utils.module_loading import import_string
+from django_tasks import task
 
 from tongxin.demands.models import Demand, Notification
 
@@ -59,9 +64,24 @@ def channels() -> list[Channel]:
     ]
 
 
+@task()
+def deliver_task(notification_id: int) -> int:
+    """Send one inbox message out through every channel; returns how many tried."""
+    note = (
+        Notification.objects.select_related("user", "demand").filter(pk=notification_id).first()
+    )
+    if note is None:  # deleted meanwhile (its demand or user removed)
+        return 0
+    sent = 0
+    for channel in channels():
+        channel.send(note.user, note.text, note.demand)
+        sent += 1
+    return sent
+
+
 def notify(user, text: str, demand: Demand | None = None) -> Notification:
-    """Put a message in the user's inbox now; send it outward once the transaction
-    commits (nothing goes out for work that was rolled back)."""
+    """Put a message in the user's inbox and queue its delivery, both in the caller's
+    transaction."""
     note = Notification.objects.create(user=user, demand=demand, text=text[:300])
-    transaction.on_commit(lambda: [c.send(user, text, demand) for c in channels()])
+    deliver_task.enqueue(note.pk)
     return note

@@ -1,0 +1,11 @@
+"""Tongxin's URLs and the two reference views of the benchmark (bench/views.py)."""
+
+from django.urls import include, path
+
+from bench import views
+
+urlpatterns = [
+    path("bench/hello", views.hello),
+    path("bench/insert", views.insert),
+    path("", include("tongxin.urls")),
+]
