@@ -92,12 +92,14 @@ def board_data(area: Area, now: dt.datetime | None = None) -> dict:
     year = timezone.localdate(now).year
     first, last = dt.date(year, 1, 1), dt.date(year, 12, 31)
     starts = rollup.month_starts(now)
-    # One read for the year and the 12-month trend, by month and category.
-    counted = rollup.totals(ids, min(first, starts[0]), last, by=("month", "category"), now=now)
-    by_category = rollup.regroup(counted, (1,), where=lambda key: key[0].year == year)
+    by_category, by_month = rollup.totals_many(
+        ids,
+        [(first, last, ("category",)), (starts[0], rollup.month_end(starts[-1]), ("month",))],
+        now=now,
+    )
     total = sum(by_category.values(), Counter())
     this_year = rollup.to_figures(total, metrics.Period.days(first, last))
-    months = rollup.monthly_figures(rollup.regroup(counted, (0,)), starts)
+    months = rollup.monthly_figures(by_month, starts)
     shares = rollup.breakdown(by_category, total)
     categories = [(s.label, s.count) for s in shares.by_category]
     states = {s.key: s.count for s in shares.by_state}

@@ -81,21 +81,19 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     if ids is not None:
         demands = Demand.objects.filter(community_id__in=ids)
         starts = rollup.month_starts(now)
-        # One read for the month, its communities and the 12-month trend.
-        counted = rollup.totals(
+        by_category, by_community, by_month = rollup.totals_many(
             ids,
-            min(first, starts[0]),
-            max(last, rollup.month_end(starts[-1])),
-            by=("community", "category", "month"),
+            [
+                (first, last, ("category",)),
+                (first, last, ("community",)),
+                (starts[0], rollup.month_end(starts[-1]), ("month",)),
+            ],
             now=now,
         )
-        in_month = {"where": lambda key: key[2] == first}
-        by_category = rollup.regroup(counted, (1,), **in_month)
         total = sum(by_category.values(), Counter())
         head = figures.rolled_headline(total, period)
         breakdown = rollup.breakdown(by_category, total)
-        trend = rollup.monthly_figures(rollup.regroup(counted, (2,)), starts)
-        by_community = rollup.regroup(counted, (0,), **in_month)
+        trend = rollup.monthly_figures(by_month, starts)
     else:
         head = figures.headline(demands, period, now)
         breakdown = metrics.breakdown(demands, period)

@@ -9,6 +9,7 @@ or ID number a resident typed into the description or a handler into the answer.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -16,7 +17,7 @@ from itertools import islice
 from typing import IO
 
 from django.core import signing
-from django.db.models import Q, QuerySet, TextChoices
+from django.db.models import Model, Q, QuerySet, TextChoices
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -118,7 +119,11 @@ class LedgerFilter:
         return Period.days(self.due_from, self.due_to)
 
     def apply(self, demands: QuerySet, now: dt.datetime) -> QuerySet:
-        if self.area is not None:
+        if self.area is not None and self.area.level == Level.COMMUNITY:
+            # The same rows as within(area) (a demand's community holds its area),
+            # without the join to the area table.
+            demands = demands.filter(community_id=self.area.pk)
+        elif self.area is not None:
             demands = demands.within(self.area)
         if self.category is not None:
             demands = demands.filter(category=self.category)
@@ -144,6 +149,18 @@ class LedgerFilter:
         if self.q:
             demands = demands.filter(search(self.q))
         return demands
+
+    def key(self) -> str:
+        """The filter as a canonical string: equal filters give equal keys, however the
+        query string spelt them (the figures' cache)."""
+        values = {}
+        for name, value in vars(self).items():
+            if isinstance(value, Model):
+                value = value.pk
+            elif isinstance(value, dt.date):
+                value = value.isoformat()
+            values[name] = value
+        return json.dumps(values, sort_keys=True, ensure_ascii=False)
 
     def parts(self) -> list[tuple[str, str]]:
         """The conditions set, as (name, value) in words: the page's chips and the audit."""

@@ -602,6 +602,8 @@ class RollupState(models.Model):
 
     rolled_through = models.DateField(null=True, blank=True)
     rebuilt_at = models.DateTimeField(null=True, blank=True)
+    # Goes up whenever rows are written: cached sums of older versions are not used.
+    version = models.PositiveBigIntegerField(default=0)
 
     class Meta:
         verbose_name = _("汇总进度")

@@ -67,9 +67,7 @@ def channels() -> list[Channel]:
 @task()
 def deliver_task(notification_id: int) -> int:
     """Send one inbox message out through every channel; returns how many tried."""
-    note = (
-        Notification.objects.select_related("user", "demand").filter(pk=notification_id).first()
-    )
+    note = Notification.objects.select_related("user", "demand").filter(pk=notification_id).first()
     if note is None:  # deleted meanwhile (its demand or user removed)
         return 0
     sent = 0

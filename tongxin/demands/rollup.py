@@ -23,14 +23,16 @@ load that did not go through the actions.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import logging
 from collections import Counter, defaultdict
 from collections.abc import Iterable
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
+from django.core.cache import cache
 from django.db import IntegrityError, transaction
-from django.db.models import Count, Q, Sum
+from django.db.models import Count, F, Q, Sum
 from django.db.models.functions import TruncDate, TruncMonth
 from django.utils import timezone
 
@@ -77,6 +79,7 @@ _MIX = frozenset(DAYCOUNT_MIX)
 # table up to date first instead of counting them live.
 MAX_LIVE_DAYS = 31
 MAX_LIVE_PAIRS = 200
+CACHE_SECONDS = 10 * 60
 WRITE_BATCH = 2000
 
 Key = tuple[int, dt.date, int]  # community, day, category
@@ -305,6 +308,7 @@ def refresh(now: dt.datetime | None = None) -> tuple[int, int]:
                 state.rolled_through = yesterday
                 if done is None:
                     state.rebuilt_at = now
+                state.version += 1
                 state.save()
                 rolled = (yesterday - first).days + 1
         done = yesterday if rolled else rolled_through()
@@ -322,6 +326,8 @@ def refresh(now: dt.datetime | None = None) -> tuple[int, int]:
                 _write(compute_days(pairs, now), Q(day__in=chunk, community_id__in=cids))
             DirtyDay.objects.filter(pk__in=[m.pk for m in marks]).delete()
             recounted = len(marks)
+            if marks:  # the sums cached before are of other rows now
+                RollupState.objects.filter(pk=1).update(version=F("version") + 1)
     # Marks of days not rolled yet are moot: those days are counted live, then rolled.
     if done is not None:
         DirtyDay.objects.filter(day__gt=done).delete()
@@ -342,6 +348,7 @@ def rebuild(now: dt.datetime | None = None) -> int:
         DirtyDay.objects.all().delete()
         state.rolled_through = yesterday
         state.rebuilt_at = now
+        state.version += 1
         state.save()
     return len(rows)
 
@@ -387,49 +394,81 @@ def totals(
     """The summed DayCount columns of the days ``first``..``last`` of ``communities``,
     grouped by the dimensions in ``by`` ("community", "category", "month" — the first
     day of the month); keys are tuples in that order (``()`` for no grouping). The
-    rolled days come from the table, the rest are counted live: a fixed number of
-    queries (but one live count per marked day, MAX_LIVE_DAYS at most)."""
+    rolled days come from the table, the rest are counted live."""
+    return totals_many(communities, [(first, last, by)], now=now)[0]
+
+
+def totals_many(
+    communities: list[int],
+    asks: list[tuple[dt.date, dt.date, tuple[str, ...]]],
+    *,
+    now: dt.datetime | None = None,
+) -> list[dict[tuple, Counter]]:
+    """:func:`totals` for several (first, last, by) at once, as a page needs them: the
+    live counts (today, and any marked day) are made once for all, six queries, and the
+    sums of the rolled days are cached under the rollup's version, so a page that is
+    asked again before anything changed reads them from the cache."""
     now = now or timezone.now()
-    sql_keys = [DIMENSIONS[d][0] for d in by]
-    getters = [DIMENSIONS[d][1] for d in by]
-
-    def key_of(cid, day, cat):
-        return tuple(g(cid, day, cat) for g in getters)
-
-    result: dict[tuple, Counter] = defaultdict(Counter)
-    if not communities or first > last:
-        return result
-    done = rolled_through()
-    stored_last = min(last, done) if done else None
-    live_first = first
-    if stored_last is not None and first <= stored_last:
-        live_first = stored_last + dt.timedelta(days=1)
-        dirty = list(
+    results: list[dict[tuple, Counter]] = [defaultdict(Counter) for _ask in asks]
+    if not communities or not asks:
+        return results
+    span_first = min(ask[0] for ask in asks)
+    span_last = max(ask[1] for ask in asks)
+    state = RollupState.objects.filter(pk=1).values_list("rolled_through", "version").first()
+    done, version = state if state else (None, 0)
+    dirty: list[tuple[int, dt.date]] = []
+    if done is not None and span_first <= done:
+        dirty = sorted(
             DirtyDay.objects.filter(
-                community_id__in=communities, day__gte=first, day__lte=stored_last
+                community_id__in=communities, day__gte=span_first, day__lte=min(span_last, done)
             ).values_list("community_id", "day")
         )
         if len({d for _c, d in dirty}) > MAX_LIVE_DAYS or len(dirty) > MAX_LIVE_PAIRS:
             refresh(now)
-            dirty = []
-        stored = DayCount.objects.filter(
-            community_id__in=communities, day__gte=first, day__lte=stored_last
-        )
-        for cid, day in dirty:
-            stored = stored.exclude(community_id=cid, day=day)
-        if "month" in by:
-            stored = stored.annotate(month=TruncMonth("day"))
-        sums = {c: Sum(c) for c in COLUMNS}
-        if sql_keys:
-            grouped = stored.order_by().values(*sql_keys).annotate(**sums).order_by()
-        else:
-            grouped = [stored.order_by().aggregate(**sums)]
-        for row in grouped:
-            result[tuple(row[k] for k in sql_keys)].update({c: row[c] or 0 for c in COLUMNS})
-        _add(result, compute_days(dirty, now), key_of)
-    if live_first <= last:
-        _add(result, compute(communities, live_first, last, now), key_of)
-    return result
+            return totals_many(communities, asks, now=now)
+    live = compute_days(dirty, now)
+    live_first = span_first if done is None else max(span_first, done + dt.timedelta(days=1))
+    if live_first <= span_last:
+        live.update(compute(communities, live_first, span_last, now))
+    for result, (first, last, by) in zip(results, asks, strict=True):
+        if first > last:
+            continue
+        getters = [DIMENSIONS[d][1] for d in by]
+        if done is not None and first <= done:
+            stored_last = min(last, done)
+            mine = [(c, d) for c, d in dirty if first <= d <= stored_last]
+            for key, counts in _stored(communities, first, stored_last, by, mine, version):
+                result[key].update(counts)
+        for (cid, day, cat), counts in live.items():
+            if first <= day <= last:
+                result[tuple(g(cid, day, cat) for g in getters)].update(counts)
+    return results
+
+
+def _stored(communities, first, last, by, dirty, version) -> list[tuple[tuple, dict]]:
+    """The sums of the rolled days (without the marked ones), from the cache when the
+    same sums were asked since the rollup last changed (``version``)."""
+    ask = (sorted(communities), first, last, by, dirty, version)
+    key = "rollup:" + hashlib.sha256(repr(ask).encode()).hexdigest()
+    rows = cache.get(key)
+    if rows is not None:
+        return rows
+    stored = DayCount.objects.filter(community_id__in=communities, day__gte=first, day__lte=last)
+    for cid, day in dirty:
+        stored = stored.exclude(community_id=cid, day=day)
+    if "month" in by:
+        stored = stored.annotate(month=TruncMonth("day"))
+    sql_keys = [DIMENSIONS[d][0] for d in by]
+    sums = {c: Sum(c) for c in COLUMNS}
+    if sql_keys:
+        grouped = stored.order_by().values(*sql_keys).annotate(**sums).order_by()
+    else:
+        grouped = [stored.order_by().aggregate(**sums)]
+    rows = [
+        (tuple(row[k] for k in sql_keys), {c: row[c] for c in COLUMNS if row[c]}) for row in grouped
+    ]
+    cache.set(key, rows, CACHE_SECONDS)
+    return rows
 
 
 def regroup(result: dict[tuple, Counter], positions: tuple[int, ...], where=None) -> dict:

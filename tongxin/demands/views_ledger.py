@@ -1,5 +1,5 @@
-"""The problem ledger (问题台账) pages: the filtered list with its figures, and the same
-list as an Excel file.
+"""The problem ledger (问题台账) pages: the filtered list, its figures (loaded apart from
+the list), and the same list as an Excel file.
 
 The ledger is for staff whose work covers an area (grid workers, community workers,
 cadres, the street and district offices, administrators): it lists everyone's demands
@@ -8,12 +8,16 @@ their own pages (my orders, the tracking page)."""
 
 from __future__ import annotations
 
+import hashlib
 import tempfile
 
 from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.cache import cache
 from django.core.exceptions import PermissionDenied
+from django.db import connection
+from django.db.models import Exists, OuterRef
 from django.http import FileResponse, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -35,6 +39,9 @@ _AREA_LEVELS = (Level.COMMUNITY, Level.ESTATE, Level.ZONE)
 # The filters under "更多筛选", folded away unless one of them is set; the due ones last.
 _FOLDED = ("tier", "light", "channel", "handler", "date_from", "date_to")
 _FOLDED_DUE = ("due_from", "due_to", "outcome")
+# How long the figures of a filter, and the list of handlers to filter by, are kept.
+FIGURES_SECONDS = 60
+HANDLERS_SECONDS = 300
 
 
 class _AreaChoice(forms.ModelChoiceField):
@@ -131,11 +138,14 @@ class LedgerFilterForm(StyledForm, forms.Form):
         super().__init__(*args, **kwargs)
         self.fields["area"].queryset = scope.areas().filter(level__in=_AREA_LEVELS).order_by("path")
         # Whoever handles a demand in scope: a grid worker, a party member, or the
-        # district office once a demand has gone up to T4.
-        handlers = scope.demands(user).filter(handler__isnull=False).values("handler_id")
-        self.fields["handler"].queryset = User.objects.filter(pk__in=handlers).order_by(
-            "full_name", "pk"
-        )
+        # district office once a demand has gone up to T4. The one chosen is checked
+        # exactly (an indexed probe); the list offered comes from the cache.
+        demands = scope.demands(user)
+        handler = self.fields["handler"]
+        handler.queryset = User.objects.filter(
+            Exists(demands.filter(handler=OuterRef("pk")))
+        ).order_by("full_name", "pk")
+        handler.choices = [("", handler.empty_label), *_handler_choices(user, scope, demands)]
 
     def clean(self) -> dict:
         data = super().clean()
@@ -161,6 +171,30 @@ class LedgerFilterForm(StyledForm, forms.Form):
         return any(self.data.get(k) for k in (*_FOLDED, *_FOLDED_DUE))
 
 
+def _scope_key(user: User, scope: Scope) -> str:
+    """Whose rows a cached value is about: the user (the demands they handle elsewhere
+    are theirs too) and their scope, so a changed scope never reads the old value."""
+    where = "all" if scope.everything else f"{scope.area.pk}:{scope.area.path}"
+    return f"{user.pk}:{where}"
+
+
+def _handler_choices(user: User, scope: Scope, demands) -> list[tuple[int, str]]:
+    """(pk, name) of everyone handling a demand in scope, by name. Finding them reads
+    the whole scope, so the list is kept HANDLERS_SECONDS."""
+    key = f"ledger:handlers:{_scope_key(user, scope)}"
+    choices = cache.get(key)
+    if choices is None:
+        handled = demands.filter(handler__isnull=False).order_by().values_list("handler_id")
+        if connection.vendor == "postgresql":
+            ids = set(handled.distinct().values_list("handler_id", flat=True))
+        else:  # SQLite would walk the handler index of the whole table for DISTINCT
+            ids = set(handled.values_list("handler_id", flat=True))
+        users = User.objects.filter(pk__in=ids).order_by("full_name", "pk")
+        choices = [(u.pk, str(u)) for u in users]
+        cache.set(key, choices, HANDLERS_SECONDS)
+    return choices
+
+
 def _ledger_scope(user: User) -> Scope:
     scope = scope_for(user)
     if not scope.sees_area_tree:
@@ -168,8 +202,8 @@ def _ledger_scope(user: User) -> Scope:
     return scope
 
 
-def _filtered(request: HttpRequest):
-    scope = _ledger_scope(request.user)
+def _filtered(request: HttpRequest, scope: Scope | None = None):
+    scope = scope or _ledger_scope(request.user)
     form = LedgerFilterForm(request.GET or None, scope=scope, user=request.user)
     now = timezone.now()
     demands = form.to_filter().apply(scope.demands(request.user), now)
@@ -179,6 +213,8 @@ def _filtered(request: HttpRequest):
 @login_required
 @require_GET
 def ledger_list(request: HttpRequest) -> HttpResponse:
+    """One page of the rows, by keyset: a fixed number of small queries however many
+    demands match. The figures of the filter come separately (:func:`ledger_figures`)."""
     form, demands, now = _filtered(request)
     token = request.GET.get("cursor", "")
     cursor = Cursor.decode(token)
@@ -190,7 +226,7 @@ def ledger_list(request: HttpRequest) -> HttpResponse:
         "conditions": form.to_filter().parts(),
         "page": page,
         "rows": ledger.rows(page.rows, now),
-        "figures": metrics.figures(demands, now=now),
+        "page_size": ledger.PAGE_SIZE,
         "cursor_refused": bool(token) and cursor is None,
         "export_query": params.urlencode(),
         "nav_section": "ledger",
@@ -198,6 +234,36 @@ def ledger_list(request: HttpRequest) -> HttpResponse:
     if request.headers.get("HX-Request") and request.headers.get("HX-Target") == "ledger-results":
         return render(request, "demands/ledger.html#results", context)
     return render(request, "demands/ledger.html", context)
+
+
+@login_required
+@require_GET
+def ledger_figures(request: HttpRequest) -> HttpResponse:
+    """The counts and rates of what the ledger lists with the same filters (收集, 结案,
+    the rates: metrics.figures over those rows). They read every matching row, so the
+    ledger page loads them from here (htmx, or a link without JavaScript), and they are
+    kept FIGURES_SECONDS for the same user, scope and filter."""
+    scope = _ledger_scope(request.user)
+    form, demands, now = _filtered(request, scope)
+    wanted = form.to_filter()
+    digest = hashlib.sha256(wanted.key().encode()).hexdigest()
+    key = f"ledger:figures:{_scope_key(request.user, scope)}:{digest}"
+    figures = cache.get(key)
+    if figures is None:
+        figures = metrics.figures(demands, now=now)
+        cache.set(key, figures, FIGURES_SECONDS)
+    params = request.GET.copy()
+    params.pop("cursor", None)
+    context = {
+        "form": form,
+        "conditions": wanted.parts(),
+        "figures": figures,
+        "ledger_query": params.urlencode(),
+        "nav_section": "ledger",
+    }
+    if request.headers.get("HX-Request"):
+        return render(request, "demands/ledger_figures.html#figures", context)
+    return render(request, "demands/ledger_figures.html", context)
 
 
 @login_required
