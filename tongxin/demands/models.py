@@ -318,6 +318,12 @@ class Demand(models.Model):
             models.Index(fields=["community", "first_response_at"]),
             # The board's "recently resolved" (latest first, a street at a time).
             models.Index(fields=["-resolved_at", "-id"], name="demand_resolved_desc"),
+            # The open work — a few per cent of the rows — counted on every dashboard and
+            # work list: red (deadline passed), yellow (warn_at passed), to dispatch. The
+            # state comes second so that each open state is one short range of the index
+            # (SQLite cannot use a partial index when the states are bound parameters).
+            models.Index(fields=["community", "state", "deadline"], name="demand_work_deadline"),
+            models.Index(fields=["community", "state", "warn_at"], name="demand_work_warn"),
         ]
 
     def __str__(self) -> str:

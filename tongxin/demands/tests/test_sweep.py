@@ -448,3 +448,15 @@ def test_a_postponed_demand_is_not_escalated(world, chains):
     assert actions.sweep_deadlines(late) == 0
     assert actions.escalate_demand(d.pk, now=late) is False
     assert escalations(d) == 0
+
+
+def test_the_sweep_keeps_sqlite_statistics(world):
+    if connection.vendor != "sqlite":
+        pytest.skip("PostgreSQL's autovacuum keeps its own statistics")
+    for i in range(3):
+        submitted(world, at(2026, 11, 23, 9, i))
+    with connection.cursor() as cursor:
+        cursor.execute("DROP TABLE IF EXISTS sqlite_stat1")
+        tasks.sweep_deadlines_task.call()
+        cursor.execute("SELECT COUNT(*) FROM sqlite_stat1 WHERE tbl = 'demands_demand'")
+        assert cursor.fetchone()[0] > 0
