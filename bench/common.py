@@ -12,11 +12,15 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def setup_django(database_url: str | None) -> Path:
-    """Django set up on a new SQLite file in a temporary folder (removed at exit), or on
-    the empty PostgreSQL database given; migrated. Returns the data folder."""
-    data_dir = Path(tempfile.mkdtemp(prefix="tongxin-bench-"))
-    atexit.register(shutil.rmtree, data_dir, ignore_errors=True)
+def setup_django(database_url: str | None, data_dir: str | None = None) -> Path:
+    """Django set up on a new SQLite file in a temporary folder (removed at exit) — or in
+    the given ``data_dir`` (kept) — or on the PostgreSQL database given; migrated.
+    Returns the data folder."""
+    if data_dir:
+        data_dir = Path(data_dir)
+    else:
+        data_dir = Path(tempfile.mkdtemp(prefix="tongxin-bench-"))
+        atexit.register(shutil.rmtree, data_dir, ignore_errors=True)
     os.environ["TONGXIN_DATA_DIR"] = str(data_dir)
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tongxin.settings")
     os.environ["TONGXIN_TASKS_BACKEND"] = "django_tasks.backends.immediate.ImmediateBackend"

@@ -14,7 +14,7 @@ from django.core.exceptions import PermissionDenied
 from django.db.models import Q, QuerySet
 
 from tongxin.accounts.models import User, UserRole
-from tongxin.areas.models import Area, Level
+from tongxin.areas.models import Area
 
 if TYPE_CHECKING:
     from tongxin.people.models import Resident
@@ -121,18 +121,9 @@ class Scope:
         return qs.filter(handler=user) if user.is_authenticated else qs.none()
 
     def _area_demands(self) -> Q:
-        """The demands located in ``area``. A demand's community is the community its
-        area lies in (actions.community_of), so for a community or anything above one
-        the test is on Demand.community: no join to the area table, and the database
-        can walk an index in the list's order instead of sorting the whole scope. Below
-        a community (an estate, a grid) the area's path decides."""
-        area = self.area
-        if area.level == Level.COMMUNITY:
-            return Q(community_id=area.pk)
-        if area.level < Level.COMMUNITY:
-            communities = Area.objects.filter(path__startswith=area.path, level=Level.COMMUNITY)
-            return Q(community_id__in=communities.values("pk"))
-        return Q(area__path__startswith=area.path)
+        from tongxin.demands.models import located_in
+
+        return located_in(self.area)
 
     def may_dispatch(self, demand) -> bool:
         """Accept, dispatch, merge, return-visit: staff who may change the demand's area."""
