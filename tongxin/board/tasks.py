@@ -11,20 +11,15 @@ from __future__ import annotations
 import datetime as dt
 import logging
 
-from django.db.models import Q
-from django.utils import timezone
-from django_tasks import TaskResultStatus, task
-from django_tasks_db.backend import DatabaseBackend
-from django_tasks_db.models import DBTaskResult
+from django_tasks import task
 
 from tongxin.board import hot
+from tongxin.core import periodic
 
 logger = logging.getLogger(__name__)
 
-# As for the deadline sweep (tongxin.demands.tasks): a run marked running for longer
-# belongs to a dead worker; finished runs are kept a day.
-STALE_RUN = dt.timedelta(minutes=15)
-KEEP_FINISHED = dt.timedelta(days=1)
+STALE_RUN = periodic.STALE_RUN
+KEEP_FINISHED = periodic.KEEP_FINISHED
 # Rounds of hot.link_pending per run. A minute brings a few demands; after an outage or
 # on the first run (every demand of the last 30 days unlinked) the rest waits for the
 # next run, a minute later.
@@ -58,49 +53,19 @@ def link_hot_topics_task() -> int:
     return linked
 
 
-def _uses_database_queue() -> bool:
-    return isinstance(link_hot_topics_task.get_backend(), DatabaseBackend)
-
-
 def pending_link(now: dt.datetime | None = None):
-    """The linking run still waiting in the queue or running (a DBTaskResult), if any."""
-    now = now or timezone.now()
-    return (
-        DBTaskResult.objects.filter(task_path=link_hot_topics_task.module_path)
-        .filter(
-            Q(status=TaskResultStatus.READY)
-            | Q(status=TaskResultStatus.RUNNING, started_at__gte=now - STALE_RUN)
-        )
-        .order_by("enqueued_at")
-        .first()
-    )
+    """The run still waiting in the queue or running (a DBTaskResult), if any."""
+    return periodic.pending(link_hot_topics_task, now)
 
 
 def enqueue_link(now: dt.datetime | None = None) -> tuple[bool, str]:
-    """Queue a linking run unless one is already waiting or running: (queued, what
-    happened), the second for the scheduler's log line."""
-    now = now or timezone.now()
-    if _uses_database_queue():
-        waiting = pending_link(now)
-        if waiting is not None:
-            since = int((now - (waiting.started_at or waiting.enqueued_at)).total_seconds())
-            state = "running" if waiting.status == TaskResultStatus.RUNNING else "queued"
-            note = ""
-            if state == "queued" and since > 300:
-                note = " — is manage.py db_worker running?"
-            return False, f"skipped: hot-topic linking has been {state} for {since}s{note}"
-    result = link_hot_topics_task.enqueue()
-    return True, f"queued hot-topic linking {result.id}"
+    """Queue a run unless one is already waiting or running: (queued, what happened),
+    the second for the scheduler's log line."""
+    return periodic.enqueue_once(
+        link_hot_topics_task, "hot-topic linking", now, name="hot-topic linking"
+    )
 
 
 def prune_finished_links(now: dt.datetime | None = None) -> int:
-    """Delete the linking runs' own finished results older than :data:`KEEP_FINISHED`."""
-    if not _uses_database_queue():
-        return 0
-    now = now or timezone.now()
-    deleted, _by_model = DBTaskResult.objects.filter(
-        task_path=link_hot_topics_task.module_path,
-        status__in=[TaskResultStatus.SUCCESSFUL, TaskResultStatus.FAILED],
-        finished_at__lt=now - KEEP_FINISHED,
-    ).delete()
-    return deleted
+    """Delete the finished runs older than a day (periodic.KEEP_FINISHED)."""
+    return periodic.prune_finished(link_hot_topics_task, now)

@@ -212,6 +212,9 @@ _EVENT_COUNTS = (
 )
 
 
+COUNTS = (*_DEMAND_COUNTS, *_EVENT_COUNTS)
+
+
 def _demand_aggregates(key: str, period: Period, now: dt.datetime) -> dict[str, Count]:
     due = due_in(period, now)
     resolved = due & Q(postponed=False) & resolved_by(now)
@@ -257,7 +260,7 @@ def _count(demands: QuerySet, periods: dict[str, Period], now: dt.datetime) -> d
     return {
         key: Figures(
             period=period,
-            **{name: counts[f"{key}__{name}"] for name in (*_DEMAND_COUNTS, *_EVENT_COUNTS)},
+            **{name: counts[f"{key}__{name}"] for name in COUNTS},
         )
         for key, period in periods.items()
     }

@@ -56,22 +56,7 @@ from tongxin.demands.models import (
 
 logger = logging.getLogger("tongxin.rollup")
 
-FIGURE_COLUMNS = (
-    "collected",
-    "due",
-    "postponed",
-    "resolved",
-    "resolved_on_time",
-    "visits",
-    "visits_satisfied",
-    "visits_basically",
-    "visits_dissatisfied",
-    "ratings",
-    "ratings_satisfied",
-    "ratings_basically",
-    "ratings_dissatisfied",
-    "rework",
-)
+FIGURE_COLUMNS = metrics.COUNTS  # the fields of metrics.Figures
 DURATION_COLUMNS = ("responses", "response_us", "resolutions", "resolution_us")
 COLUMNS = (*FIGURE_COLUMNS, *DURATION_COLUMNS, *DAYCOUNT_MIX)
 _MIX = frozenset(DAYCOUNT_MIX)
