@@ -5,7 +5,7 @@ from django.utils.translation import gettext_lazy as _
 
 from tongxin.accounts.models import User
 from tongxin.areas.models import Area, Responsibility, Role
-from tongxin.core.forms import StyledForm
+from tongxin.core.forms import DayInput, StyledForm
 
 
 class AbsenceForm(StyledForm, forms.ModelForm):
@@ -13,8 +13,8 @@ class AbsenceForm(StyledForm, forms.ModelForm):
         model = Responsibility
         fields = ["absent_from", "absent_until", "absence_reason"]
         widgets = {
-            "absent_from": forms.DateInput(attrs={"type": "date"}),
-            "absent_until": forms.DateInput(attrs={"type": "date"}),
+            "absent_from": DayInput(),
+            "absent_until": DayInput(),
         }
 
     def clean(self) -> dict:

@@ -20,3 +20,13 @@ class StyledForm:
                 css = "form-control"
             if css:
                 widget.attrs["class"] = f"{widget.attrs.get('class', '')} {css}".strip()
+
+
+class DayInput(forms.DateInput):
+    """The browser's own date picker (``<input type="date">``), which sends and shows
+    ISO dates whatever the page's language."""
+
+    input_type = "date"
+
+    def __init__(self, attrs=None) -> None:
+        super().__init__(attrs, format="%Y-%m-%d")

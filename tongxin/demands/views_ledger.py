@@ -30,7 +30,7 @@ from tongxin.accounts.models import User
 from tongxin.accounts.scope import Scope, scope_for
 from tongxin.areas.models import Area, Level
 from tongxin.audit.models import AuditEntry, record
-from tongxin.core.forms import StyledForm
+from tongxin.core.forms import DayInput, StyledForm
 from tongxin.demands import ledger, metrics
 from tongxin.demands.ledger import Cursor, LedgerFilter, Light, Outcome
 from tongxin.demands.models import Category, Channel, State, Tier
@@ -109,24 +109,24 @@ class LedgerFilterForm(StyledForm, forms.Form):
     date_from = forms.DateField(
         label=gettext_lazy("反映日期从"),
         required=False,
-        widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
+        widget=DayInput(),
     )
     date_to = forms.DateField(
         label=gettext_lazy("至"),
         required=False,
-        widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
+        widget=DayInput(),
     )
     # The rows behind the rates: when the demands fell due (应结案, docs/metrics.md), and
     # how they stand now. The dashboards link their rates here.
     due_from = forms.DateField(
         label=gettext_lazy("应结案日期从"),
         required=False,
-        widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
+        widget=DayInput(),
     )
     due_to = forms.DateField(
         label=gettext_lazy("应结案日期至"),
         required=False,
-        widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
+        widget=DayInput(),
     )
     outcome = forms.ChoiceField(
         label=gettext_lazy("结案情况"),

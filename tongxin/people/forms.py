@@ -5,7 +5,7 @@ from django.utils.translation import gettext_lazy as _
 
 from tongxin.accounts.scope import Scope
 from tongxin.areas.models import Area, Level
-from tongxin.core.forms import StyledForm
+from tongxin.core.forms import DayInput, StyledForm
 from tongxin.people.models import CareTag, Resident
 
 
@@ -21,7 +21,7 @@ class ResidentForm(StyledForm, forms.ModelForm):
         model = Resident
         fields = ["name", "gender", "birth_date", "id_number", "phone", "relation", "note"]
         widgets = {
-            "birth_date": forms.DateInput(attrs={"type": "date"}),
+            "birth_date": DayInput(),
             "note": forms.Textarea(attrs={"rows": 3}),
         }
 

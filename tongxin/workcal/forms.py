@@ -4,7 +4,7 @@ from django import forms
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from tongxin.core.forms import StyledForm
+from tongxin.core.forms import DayInput, StyledForm
 from tongxin.workcal import importer
 from tongxin.workcal.models import CalendarDay
 
@@ -13,7 +13,7 @@ class CalendarDayForm(StyledForm, forms.ModelForm):
     class Meta:
         model = CalendarDay
         fields = ["date", "kind", "name", "note"]
-        widgets = {"date": forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")}
+        widgets = {"date": DayInput()}
 
 
 class ImportForm(StyledForm, forms.Form):
