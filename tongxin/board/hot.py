@@ -44,7 +44,7 @@ from django.utils import timezone
 from rapidfuzz import fuzz, process
 
 from tongxin.areas.models import Area, Level
-from tongxin.board.models import HotLink
+from tongxin.board.models import HotLink, Standing
 from tongxin.board.scrub import scrub
 from tongxin.demands.models import OPEN_STATES, Demand, State
 
@@ -280,6 +280,7 @@ def stored_groups(
     now: dt.datetime | None = None,
     days: int = WINDOW_DAYS,
     limit: int | None = None,
+    communities: list[int] | None = None,
 ) -> list[Group]:
     """The groups :func:`hot_groups` finds, read from :class:`HotLink` instead of
     compared: the same candidates (``demands``, already scoped, in the window), grouped
@@ -288,17 +289,35 @@ def stored_groups(
 
     One query whatever the number of demands or groups: the keys are counted in SQL (a
     subquery), and only the members of the chosen groups are loaded. Demands not linked
-    yet (collected within the last minute or so) are not in any group."""
+    yet (collected within the last minute or so) are not in any group.
+
+    ``communities``: when ``demands`` are exactly the demands of these communities (an
+    area at community level or above, as the board has them), the keys are counted from
+    the links' own columns — community, standing, time, key — on one covering index,
+    without reading a demand; only the chosen groups' members are. Otherwise they are
+    counted over the scoped demands joined to their links."""
     now = now or timezone.now()
     window = candidates(demands, now=now, days=days).filter(hotlink__isnull=False)
-    counted = (
-        window.order_by()
-        .values("hotlink__key")
-        .annotate(n=Count("pk"), latest=Max("created_at"), first=Min("pk"))
-        .filter(n__gte=2)
-        .order_by("-n", "-latest", "first")
-        .values("hotlink__key")
-    )
+    if communities is None:
+        counted = (
+            window.order_by()
+            .values("hotlink__key")
+            .annotate(n=Count("pk"), latest=Max("created_at"), first=Min("pk"))
+            .filter(n__gte=2)
+            .order_by("-n", "-latest", "first")
+            .values("hotlink__key")
+        )
+    else:
+        since = now - dt.timedelta(days=days)
+        counted = (
+            HotLink.objects.filter(community_id__in=communities, created_at__lt=now)
+            .filter(Q(standing=Standing.OPEN) | Q(standing=Standing.DONE, created_at__gte=since))
+            .values("key")
+            .annotate(n=Count("key"), latest=Max("created_at"), first=Min("demand_id"))
+            .filter(n__gte=2)
+            .order_by("-n", "-latest", "first")
+            .values("key")
+        )
     if limit is not None:
         counted = counted[:limit]
     rows = (
@@ -361,7 +380,7 @@ def _link_out_of_window(now: dt.datetime, since: dt.datetime) -> int:
         Demand.objects.filter(hotlink__isnull=True, created_at__lt=since)
         .exclude(state__in=OPEN_STATES)
         .order_by("pk")
-        .values_list("pk", "community_id", "created_at")
+        .values_list("pk", "community_id", "created_at", "state")
     )
     total, after = 0, 0
     while True:
@@ -371,7 +390,16 @@ def _link_out_of_window(now: dt.datetime, since: dt.datetime) -> int:
         # Another process may link the same rows at the same time: the same values,
         # and the second insert of a row is skipped.
         HotLink.objects.bulk_create(
-            [HotLink(demand_id=pk, community_id=c, created_at=at, key=pk) for pk, c, at in chunk],
+            [
+                HotLink(
+                    demand_id=pk,
+                    community_id=c,
+                    created_at=at,
+                    key=pk,
+                    standing=Standing.of(state),
+                )
+                for pk, c, at, state in chunk
+            ],
             ignore_conflicts=True,
         )
         total += len(chunk)
@@ -405,10 +433,18 @@ def _link_community(community_id: int, pks: list[int]) -> int:
     with transaction.atomic():
         _lock_community(community_id)
         # Read again under the lock: another process may have linked some meanwhile.
+        # The batch's rows are locked too, so that a step changing one's state waits
+        # until its link exists and then sets the link's standing (apps.keep_standing);
+        # a step done before is read here.
+        unlinked = Demand.objects.filter(pk__in=pks, hotlink__isnull=True)
+        if connection.features.has_select_for_update_of:
+            unlinked = unlinked.select_for_update(
+                of=("self",), no_key=connection.features.has_select_for_no_key_update
+            )
         batch = list(
-            Demand.objects.filter(pk__in=pks, hotlink__isnull=True)
-            .order_by("created_at", "pk")
-            .values_list("pk", "created_at", "state", *_TEXT_FIELDS)
+            unlinked.order_by("created_at", "pk").values_list(
+                "pk", "created_at", "state", *_TEXT_FIELDS
+            )
         )
         if not batch:
             return 0
@@ -454,7 +490,7 @@ def _link_community(community_id: int, pks: list[int]) -> int:
         links = []
         for pk, created, state, title, description, *names in batch:
             if state in GONE_STATES:  # merged or withdrawn: never a candidate again
-                links.append((pk, created, pk))
+                links.append((pk, created, pk, state))
                 continue
             title_bigrams, content_bigrams_ = _texts(title, description, *names)
             # Collected in the window before it (or after it: a demand entered late),
@@ -477,7 +513,7 @@ def _link_community(community_id: int, pks: list[int]) -> int:
             key = min(roots | {pk})
             for other in roots - {key}:
                 parent[other] = key
-            links.append((pk, created, key))
+            links.append((pk, created, key, state))
             at = bisect_right(times, created)
             for column, value in (
                 (times, created),
@@ -496,8 +532,14 @@ def _link_community(community_id: int, pks: list[int]) -> int:
             HotLink.objects.filter(key__in=old_keys).update(key=new_key)
         HotLink.objects.bulk_create(
             [
-                HotLink(demand_id=pk, community_id=community_id, created_at=at, key=root(key))
-                for pk, at, key in links
+                HotLink(
+                    demand_id=pk,
+                    community_id=community_id,
+                    created_at=at,
+                    key=root(key),
+                    standing=Standing.of(state),
+                )
+                for pk, at, key, state in links
             ],
             ignore_conflicts=True,
         )

@@ -129,7 +129,9 @@ def board_data(area: Area, now: dt.datetime | None = None) -> dict:
         ],
         "hot": [
             _public_group(g, known)
-            for g in hot.stored_groups(demands, estates=estates, now=now, limit=TOP_GROUPS)
+            for g in hot.stored_groups(
+                demands, estates=estates, now=now, limit=TOP_GROUPS, communities=ids
+            )
         ],
         "resolved": _recently_resolved(demands, estates, known, now),
         "computed_at": now,

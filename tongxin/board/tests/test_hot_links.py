@@ -11,8 +11,9 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
+from tongxin.areas.models import Area, Level
 from tongxin.board import hot, tasks
-from tongxin.board.models import HotLink
+from tongxin.board.models import HotLink, Standing
 from tongxin.board.tests.test_hot import (
     BOXES,
     CHARGING,
@@ -33,13 +34,22 @@ def members(groups: list[hot.Group]) -> list[list[int]]:
 
 
 def assert_same_groups(now=None, demands=None, **kw) -> list[hot.Group]:
-    """stored_groups gives what hot_groups recounts: members (all fields), order, estate."""
+    """stored_groups gives what hot_groups recounts: members (all fields), order, estate.
+    For all demands, counted both ways: over the demands, and from the links alone (the
+    board's way, by community)."""
+    everything = demands is None
     demands = Demand.objects.all() if demands is None else demands
     estates = hot.estates_within(None)
     stored = hot.stored_groups(demands, estates=estates, now=now, **kw)
     recounted = hot.hot_groups(demands, estates=estates, now=now, **kw)
     assert members(stored) == members(recounted)
     assert stored == recounted  # every field of every member, and the estate
+    if everything:
+        communities = list(Area.objects.filter(level=Level.COMMUNITY).values_list("pk", flat=True))
+        by_links = hot.stored_groups(
+            demands, estates=estates, now=now, communities=communities, **kw
+        )
+        assert by_links == recounted
     return stored
 
 
@@ -293,3 +303,65 @@ def test_two_linkers_at_once_leave_one_consistent_result(world):
     assert [g.count for g in groups] == [12, 12, 8, 8, 8, 8, 4, 4, 4, 4]
     for group in groups:
         assert keys_of(m.pk for m in group.members) == {min(m.pk for m in group.members)}
+
+
+@pytest.mark.django_db
+def test_a_links_standing_follows_its_demand(world):
+    """The board counts groups from the links alone, so each link's standing follows the
+    state of its demand through every step: an old case counts while it is open, not
+    once it is done, again when the resident's 不满意 reopens it, never once merged."""
+    now = timezone.now()
+    old = add(world.building_a, LITTER, 40, now)  # before the window: counts while open
+    recent = add(world.building_a, LITTER, 2, now)
+    other = add(world.building_a, LITTER_SHORT, 1, now)
+    hot.link_pending(now=now)
+
+    def standing(demand):
+        return HotLink.objects.get(demand=demand).standing
+
+    assert standing(old) == Standing.OPEN
+    assert [g.count for g in assert_same_groups()] == [3]
+    actions.dispatch_demand(old, by=world.worker_a, to_user=world.grid_worker_a)
+    actions.resolve_demand(old, by=world.grid_worker_a, answer="已清理。")
+    assert standing(old) == Standing.DONE
+    assert [g.count for g in assert_same_groups()] == [2]
+    actions.record_return_visit(old, by=world.worker_a, satisfaction="dissatisfied")
+    assert standing(old) == Standing.OPEN
+    assert [g.count for g in assert_same_groups()] == [3]
+    actions.merge_demand(other, into=recent, by=world.worker_a)
+    assert standing(other) == Standing.GONE
+    assert [g.count for g in assert_same_groups()] == [2]
+
+
+@pytest.mark.django_db
+def test_a_new_demand_is_linked_with_the_standing_it_has_then(world):
+    now = timezone.now()
+    done = add(world.building_a, LITTER, 3, now)
+    actions.dispatch_demand(done, by=world.worker_a, to_user=world.grid_worker_a)
+    actions.resolve_demand(done, by=world.grid_worker_a, answer="已清理。")
+    gone = add(world.building_a, BOXES, 2, now)
+    actions.withdraw_demand(gone)
+    still = add(world.building_a, LITTER_SHORT, 1, now)
+    hot.link_pending(now=now)
+    assert {d.pk: HotLink.objects.get(demand=d).standing for d in (done, gone, still)} == {
+        done.pk: Standing.DONE,
+        gone.pk: Standing.GONE,
+        still.pk: Standing.OPEN,
+    }
+    assert [g.count for g in assert_same_groups(now)] == [2]
+
+
+@pytest.mark.django_db
+def test_the_boards_count_reads_no_demand(world):
+    """The top groups of some communities are counted on the links' covering index: the
+    demands table is read only for the members of the groups chosen."""
+    now = timezone.now()
+    street_of_demands(world, now)
+    hot.link_pending(now=now)
+    communities = list(Area.objects.filter(level=Level.COMMUNITY).values_list("pk", flat=True))
+    with CaptureQueriesContext(connection) as ctx:
+        groups = hot.stored_groups(Demand.objects.all(), now=now, communities=communities, limit=1)
+    assert len(ctx.captured_queries) == 1 and len(groups) == 1
+    sql = ctx.captured_queries[0]["sql"]
+    counting = sql[sql.index("IN (SELECT") : sql.index("GROUP BY")]
+    assert "board_hotlink" in counting and "demands_demand" not in counting
