@@ -32,7 +32,7 @@ from zoneinfo import ZoneInfo
 from django.conf import settings
 from django.core.cache import cache
 from django.db import IntegrityError, transaction
-from django.db.models import Count, F, Q, Sum
+from django.db.models import Case, Count, DateField, F, Q, Sum, Value, When
 from django.db.models.functions import TruncDate, TruncMonth
 from django.utils import timezone
 
@@ -116,6 +116,28 @@ def compute_spans(
         return rows
     demands = Demand.objects.order_by()
     events = DemandEvent.objects.order_by()
+    single_days = sorted({first for _ids, first, last in spans if first == last})
+    if len(single_days) < len({(first, last) for _ids, first, last in spans}):
+        single_days = []  # some span is longer than a day
+
+    def day_of(field: str):
+        """The local day ``field`` falls on. When every span is one day (today, the
+        marked days: what the pages count live), a CASE over those days' ranges — plain
+        comparisons, where SQLite would otherwise call Django's Python date function
+        once per row."""
+        if not single_days:
+            return _day(field)
+        one = dt.timedelta(days=1)
+        return Case(
+            *[
+                When(
+                    Q(**{f"{field}__gte": _midnight(d), f"{field}__lt": _midnight(d + one)}),
+                    then=Value(d),
+                )
+                for d in single_days
+            ],
+            output_field=DateField(),
+        )
 
     def within(field: str, community: str = "community_id") -> Q:
         """Rows whose ``field`` falls on one of the spans' days, in its communities."""
@@ -135,7 +157,7 @@ def compute_spans(
     collected = demands.filter(within("created_at"), created_at__lt=now)
     for cid, cat, day, state, channel, tier, n in (
         collected.values_list(
-            "community_id", "category_id", _day("created_at"), "state", "channel", "tier"
+            "community_id", "category_id", day_of("created_at"), "state", "channel", "tier"
         )
         .annotate(n=Count("pk"))
         .order_by()
@@ -152,7 +174,7 @@ def compute_spans(
     for field, condition in metrics.DUE_MOMENTS:
         due = demands.filter(condition(now), within(field))
         for cid, cat, day, n, postponed, done, on_time in (
-            due.values_list("community_id", "category_id", _day(field))
+            due.values_list("community_id", "category_id", day_of(field))
             .annotate(
                 n_due=Count("pk"),
                 n_postponed=Count("pk", filter=Q(postponed=True)),
@@ -169,7 +191,7 @@ def compute_spans(
 
     answered = demands.filter(within("first_response_at"), first_response_at__lt=now)
     for cid, cat, day, n, total in (
-        answered.values_list("community_id", "category_id", _day("first_response_at"))
+        answered.values_list("community_id", "category_id", day_of("first_response_at"))
         .annotate(n_answered=Count("pk"), total=Sum(metrics.RESPONSE_TIME))
         .order_by()
     ):
@@ -179,7 +201,7 @@ def compute_spans(
 
     closed = demands.filter(metrics.resolved_by(now), within("resolved_at"))
     for cid, cat, day, n, total in (
-        closed.values_list("community_id", "category_id", _day("resolved_at"))
+        closed.values_list("community_id", "category_id", day_of("resolved_at"))
         .annotate(n_closed=Count("pk"), total=Sum(metrics.RESOLUTION_TIME))
         .order_by()
     ):
@@ -195,7 +217,11 @@ def compute_spans(
     prefixes = {EventKind.VISITED: "visits", EventKind.RATED: "ratings"}
     for cid, cat, day, kind, satisfaction, n in (
         counted.values_list(
-            "demand__community_id", "demand__category_id", _day("at"), "kind", "data__satisfaction"
+            "demand__community_id",
+            "demand__category_id",
+            day_of("at"),
+            "kind",
+            "data__satisfaction",
         )
         .annotate(n=Count("pk"))
         .order_by()
