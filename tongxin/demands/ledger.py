@@ -18,7 +18,9 @@ from typing import IO
 
 from django.core import signing
 from django.db.models import Model, Q, QuerySet, TextChoices
+from django.urls import reverse
 from django.utils import timezone
+from django.utils.text import Truncator
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from openpyxl import Workbook
@@ -319,6 +321,7 @@ class Words:
     state: dict[str, str]
     channel: dict[str, str]
     satisfaction: dict[str, str]
+    tier: dict[int, str]
     pool: str
     overdue: str
     warning: str
@@ -335,6 +338,7 @@ class Words:
             state=labels(State.choices),
             channel=labels(Channel.choices),
             satisfaction=labels(Satisfaction.choices),
+            tier=labels(Tier.choices),
             pool=_("党员认领池"),
             overdue=_("已超期"),
             warning=_("临近时限"),
@@ -434,7 +438,12 @@ class Places:
 
 @dataclass(frozen=True)
 class Row:
-    """One demand as a ledger row: the masked and derived columns, ready to show."""
+    """One demand as a ledger row: the masked and derived columns, ready to show.
+
+    Everything the page prints is worked out here, once per row, so that the template
+    only places strings: the labels from :class:`Words` (Django's get_FOO_display
+    hashes every choice label on each call), the local dates, the shortened texts. The
+    30 rows were most of the page's time when the template did this per cell."""
 
     demand: Demand
     place: Place
@@ -446,6 +455,23 @@ class Row:
     handler: str
     answer: str
     satisfaction: list[str]
+    url: str = ""  # the demand's page
+    number: str = ""
+    channel: str = ""
+    state: str = ""  # the state's label
+    tier: str = ""  # the tier's label
+    created: tuple[str, str] = ("", "")  # (date, time), local
+    deadline: tuple[str, str] | None = None
+    resolved: tuple[str, str] | None = None
+    summary: str = ""  # the description, shortened for the list
+    note: str = ""  # the answer, shortened for the list
+
+
+def _day_and_time(moment: dt.datetime | None) -> tuple[str, str] | None:
+    if moment is None:
+        return None
+    local = timezone.localtime(moment)
+    return f"{local:%Y-%m-%d}", f"{local:%H:%M}"
 
 
 def rows(demands: Iterable[Demand], now: dt.datetime) -> list[Row]:
@@ -453,27 +479,55 @@ def rows(demands: Iterable[Demand], now: dt.datetime) -> list[Row]:
     demands = list(demands)
     located = Places().of(demands)
     words = Words.current()
-    return [
-        Row(
-            demand=d,
-            place=located[d.pk],
-            light=d.light(now),
-            reporter=d.reporter_display,
-            contact=contact(d),
-            title=mask_text(d.title),
-            description=mask_text(d.description),
-            handler=handler_name(d, words),
-            answer=mask_text(d.public_answer),
-            satisfaction=satisfaction_parts(d, words),
+    # One reverse() for the page: the demands' URLs differ only by the id.
+    url = reverse("demands:detail", args=[0])
+    head, tail = url.rsplit("/0/", 1)
+    out = []
+    for d in demands:
+        created = _day_and_time(d.created_at)
+        description = mask_text(d.description)
+        answer = mask_text(d.public_answer)
+        out.append(
+            Row(
+                demand=d,
+                place=located[d.pk],
+                light=d.light(now),
+                reporter=d.reporter_display,
+                contact=contact(d),
+                title=mask_text(d.title),
+                description=description,
+                handler=handler_name(d, words),
+                answer=answer,
+                satisfaction=satisfaction_parts(d, words),
+                url=f"{head}/{d.pk}/{tail}",
+                number=f"{created[0][:4]}-{d.pk:06d}",
+                channel=words.channel.get(d.channel, d.channel),
+                state=words.state.get(d.state, d.state),
+                tier=words.tier.get(d.tier, str(d.tier)),
+                created=created,
+                deadline=_day_and_time(d.deadline),
+                resolved=_day_and_time(d.resolved_at),
+                summary=Truncator(description).chars(40),
+                note=Truncator(answer).chars(30),
+            )
         )
-        for d in demands
-    ]
+    return out
 
 
 def for_rows(demands: QuerySet) -> QuerySet:
     """What every ledger row shows, joined in the same query."""
     return demands.select_related(
         "area", "category", "handler", "handler_unit", "department", "reporter"
+    )
+
+
+def for_page(demands: QuerySet) -> QuerySet:
+    """The same for one page: the units and departments, rare handlers, come in a query
+    of their own, and only when the page has any. PostgreSQL spends longer planning a
+    seven-table join (3.7 ms at a million demands) than running it (0.4 ms); five
+    tables take a third of that."""
+    return demands.select_related("area", "category", "handler", "reporter").prefetch_related(
+        "handler_unit", "department"
     )
 
 

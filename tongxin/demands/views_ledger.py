@@ -9,6 +9,7 @@ their own pages (my orders, the tracking page)."""
 from __future__ import annotations
 
 import hashlib
+import json
 import tempfile
 
 from django import forms
@@ -22,8 +23,8 @@ from django.http import FileResponse, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import get_language, gettext_lazy
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET
 
 from tongxin.accounts.models import User
@@ -39,9 +40,11 @@ _AREA_LEVELS = (Level.COMMUNITY, Level.ESTATE, Level.ZONE)
 # The filters under "更多筛选", folded away unless one of them is set; the due ones last.
 _FOLDED = ("tier", "light", "channel", "handler", "date_from", "date_to")
 _FOLDED_DUE = ("due_from", "due_to", "outcome")
-# How long the figures of a filter, and the list of handlers to filter by, are kept.
+# How long the figures of a filter, the list of handlers to filter by, and the drawn
+# filter form (its lists of areas, categories and handlers) are kept.
 FIGURES_SECONDS = 60
 HANDLERS_SECONDS = 300
+FORM_SECONDS = HANDLERS_SECONDS
 
 
 class _AreaChoice(forms.ModelChoiceField):
@@ -136,7 +139,20 @@ class LedgerFilterForm(StyledForm, forms.Form):
 
     def __init__(self, *args, scope: Scope, user: User, **kwargs) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["area"].queryset = scope.areas().filter(level__in=_AREA_LEVELS).order_by("path")
+        # The lists offered are read only when the form is drawn (callables), which the
+        # page skips while its drawn form is in the cache (FORM_SECONDS).
+        # The areas, in the tree's order: asked by level and sorted here, since with
+        # ORDER BY path SQLite walks the whole subtree, households and all, where the
+        # (level, path) index reads just these rows. The choice sent is checked against
+        # the same queryset.
+        area = self.fields["area"]
+        area.queryset = scope.areas().filter(level__in=_AREA_LEVELS)
+
+        def areas() -> list:
+            rows = sorted(area.queryset.order_by("level", "path"), key=lambda a: a.path)
+            return [("", area.empty_label), *((a.pk, area.label_from_instance(a)) for a in rows)]
+
+        area.choices = areas
         # Whoever handles a demand in scope: a grid worker, a party member, or the
         # district office once a demand has gone up to T4. The one chosen is checked
         # exactly (an indexed probe); the list offered comes from the cache.
@@ -145,7 +161,10 @@ class LedgerFilterForm(StyledForm, forms.Form):
         handler.queryset = User.objects.filter(
             Exists(demands.filter(handler=OuterRef("pk")))
         ).order_by("full_name", "pk")
-        handler.choices = [("", handler.empty_label), *_handler_choices(user, scope, demands)]
+        handler.choices = lambda: [
+            ("", handler.empty_label),
+            *_handler_choices(user, scope, demands),
+        ]
 
     def clean(self) -> dict:
         data = super().clean()
@@ -171,17 +190,18 @@ class LedgerFilterForm(StyledForm, forms.Form):
         return any(self.data.get(k) for k in (*_FOLDED, *_FOLDED_DUE))
 
 
-def _scope_key(user: User, scope: Scope) -> str:
-    """Whose rows a cached value is about: the user (the demands they handle elsewhere
-    are theirs too) and their scope, so a changed scope never reads the old value."""
-    where = "all" if scope.everything else f"{scope.area.pk}:{scope.area.path}"
-    return f"{user.pk}:{where}"
+def _form_key(request: HttpRequest, scope: Scope, params) -> str:
+    """What the drawn filter form depends on: whose scope, the language, and the filter
+    as asked (the values shown, the errors); the page's cursor is not part of it."""
+    asked = sorted((k, v) for k, values in params.lists() for v in values)
+    text = json.dumps([scope.cache_key(request.user), get_language(), asked])
+    return hashlib.sha256(text.encode()).hexdigest()
 
 
 def _handler_choices(user: User, scope: Scope, demands) -> list[tuple[int, str]]:
     """(pk, name) of everyone handling a demand in scope, by name. Finding them reads
     the whole scope, so the list is kept HANDLERS_SECONDS."""
-    key = f"ledger:handlers:{_scope_key(user, scope)}"
+    key = f"ledger:handlers:{scope.cache_key(user)}"
     choices = cache.get(key)
     if choices is None:
         handled = demands.filter(handler__isnull=False).order_by().values_list("handler_id")
@@ -214,15 +234,19 @@ def _filtered(request: HttpRequest, scope: Scope | None = None):
 @require_GET
 def ledger_list(request: HttpRequest) -> HttpResponse:
     """One page of the rows, by keyset: a fixed number of small queries however many
-    demands match. The figures of the filter come separately (:func:`ledger_figures`)."""
-    form, demands, now = _filtered(request)
+    demands match (two more when the page shows units or departments as handlers). The
+    figures of the filter come separately (:func:`ledger_figures`)."""
+    scope = _ledger_scope(request.user)
+    form, demands, now = _filtered(request, scope)
     token = request.GET.get("cursor", "")
     cursor = Cursor.decode(token)
-    page = ledger.page_of(ledger.for_rows(demands), cursor)
+    page = ledger.page_of(ledger.for_page(demands), cursor)
     params = request.GET.copy()
     params.pop("cursor", None)
     context = {
         "form": form,
+        "form_key": _form_key(request, scope, params),
+        "form_seconds": FORM_SECONDS,
         "conditions": form.to_filter().parts(),
         "page": page,
         "rows": ledger.rows(page.rows, now),
@@ -247,7 +271,7 @@ def ledger_figures(request: HttpRequest) -> HttpResponse:
     form, demands, now = _filtered(request, scope)
     wanted = form.to_filter()
     digest = hashlib.sha256(wanted.key().encode()).hexdigest()
-    key = f"ledger:figures:{_scope_key(request.user, scope)}:{digest}"
+    key = f"ledger:figures:{scope.cache_key(request.user)}:{digest}"
     figures = cache.get(key)
     if figures is None:
         figures = metrics.figures(demands, now=now)

@@ -7,6 +7,7 @@ function of :mod:`tongxin.demands.actions` and redirects back with a message."""
 from __future__ import annotations
 
 import datetime as dt
+from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -39,7 +40,14 @@ from tongxin.demands.forms_staff import (
     TransferForm,
     VisitForm,
 )
-from tongxin.demands.models import OPEN_STATES, Demand, Notification, Satisfaction, State
+from tongxin.demands.models import (
+    OPEN_STATES,
+    Demand,
+    EventKind,
+    Notification,
+    Satisfaction,
+    State,
+)
 from tongxin.people.idnumbers import mask_phone
 
 PAGE_SIZE = 30
@@ -100,13 +108,20 @@ class Section:
     key: str
     label: Promise
     empty: Promise
-    demands: QuerySet[Demand]
+    # Which of the user's demands (scope.demands) the tab holds.
+    narrow: Callable[[QuerySet[Demand]], QuerySet[Demand]]
     order: tuple[str, ...]
+    mine: QuerySet[Demand]
+
+    @property
+    def demands(self) -> QuerySet[Demand]:
+        return self.narrow(self.mine)
 
 
 def work_sections(user: User, scope: Scope, now: dt.datetime) -> list[Section]:
     """The tabs of the work list, as this user's role and scope give them."""
     mine = scope.demands(user)
+    area = scope.area
     sections = []
     if scope.can_change:
         sections.append(
@@ -114,8 +129,9 @@ def work_sections(user: User, scope: Scope, now: dt.datetime) -> list[Section]:
                 "dispatch",
                 gettext_lazy("待派单"),
                 gettext_lazy("新收到的群众诉求和被退回的诉求会出现在这里，等待您派单。"),
-                mine.filter(state__in=[State.SUBMITTED, State.RETURNED]).within(scope.area),
+                lambda qs: qs.filter(state__in=[State.SUBMITTED, State.RETURNED]).within(area),
                 ("created_at", "id"),
+                mine,
             )
         )
     sections.append(
@@ -123,8 +139,9 @@ def work_sections(user: User, scope: Scope, now: dt.datetime) -> list[Section]:
             "mine",
             gettext_lazy("我承办的"),
             gettext_lazy("派给您的和您接下的诉求会出现在这里，办结后移出。"),
-            mine.handled_by(user).open(),
+            lambda qs: qs.handled_by(user).open(),
             ("deadline", "id"),
+            mine,
         )
     )
     if user.role == UserRole.PARTY_MEMBER:
@@ -133,8 +150,9 @@ def work_sections(user: User, scope: Scope, now: dt.datetime) -> list[Section]:
                 "pool",
                 gettext_lazy("可认领"),
                 gettext_lazy("社区派到党员认领池的诉求会出现在这里，先接先办。"),
-                mine.claimable_by(user),
+                lambda qs: qs.claimable_by(user),
                 ("created_at", "id"),
+                mine,
             )
         )
     sections += [
@@ -142,15 +160,17 @@ def work_sections(user: User, scope: Scope, now: dt.datetime) -> list[Section]:
             "warning",
             gettext_lazy("即将超期"),
             gettext_lazy("办理时限快用完、尚未办结的诉求会出现在这里（黄灯预警）。"),
-            mine.warning(now),
+            lambda qs: qs.warning(now),
             ("deadline", "id"),
+            mine,
         ),
         Section(
             "overdue",
             gettext_lazy("已超期"),
             gettext_lazy("超过办理时限仍未办结的诉求会出现在这里（红灯），并自动逐级升级。"),
-            mine.overdue(now),
+            lambda qs: qs.overdue(now),
             ("deadline", "id"),
+            mine,
         ),
     ]
     if scope.can_change:
@@ -159,11 +179,36 @@ def work_sections(user: User, scope: Scope, now: dt.datetime) -> list[Section]:
                 "visit",
                 gettext_lazy("待回访"),
                 gettext_lazy("已办结、等待回访群众是否满意的诉求会出现在这里。"),
-                mine.filter(state=State.RESOLVED).within(scope.area),
+                lambda qs: qs.filter(state=State.RESOLVED).within(area),
                 ("resolved_at", "id"),
+                mine,
             )
         )
     return sections
+
+
+def part_counts(
+    user: User, scope: Scope, sections: list[Section], parts: list | None = None
+) -> list[dict[str, int]]:
+    """How many demands each tab holds in each of the disjoint parts of the user's
+    demands (Scope.demand_parts, or ``parts`` when the caller has them), one dict per
+    part: each count is one index range, where a count over the whole (the area OR
+    handled by the user) makes PostgreSQL read every open demand there is. A part
+    after the first (the demands handled outside the area, usually none) is counted
+    only when it has any (one probe): a fixed number of queries either way."""
+    counted = []
+    for i, part in enumerate(parts or scope.demand_parts(user)):
+        if i and not part.exists():
+            counted.append(dict.fromkeys((s.key for s in sections), 0))
+            continue
+        counted.append({s.key: s.narrow(part).count() for s in sections})
+    return counted
+
+
+def section_counts(user: User, scope: Scope, sections: list[Section]) -> dict[str, int]:
+    """How many demands each tab holds: :func:`part_counts` added up."""
+    counted = part_counts(user, scope, sections)
+    return {s.key: sum(c[s.key] for c in counted) for s in sections}
 
 
 def with_lights(demands, now: dt.datetime):
@@ -179,7 +224,7 @@ def work(request: HttpRequest) -> HttpResponse:
     _staff_only(scope)
     now = timezone.now()
     sections = work_sections(user, scope, now)
-    counts = {s.key: s.demands.count() for s in sections}
+    counts = section_counts(user, scope, sections)
     current = next((s for s in sections if s.key == request.GET.get("tab")), None)
     if current is None:
         current = next((s for s in sections if counts[s.key]), sections[0])
@@ -296,9 +341,17 @@ def _page(
     request: HttpRequest, demand: Demand, rights: Rights, bound: ActionForm | None = None
 ) -> HttpResponse:
     now = timezone.now()
-    events = list(
-        demand.events.select_related("actor").prefetch_related("attachments").order_by("at", "id")
-    )
+    events = list(demand.events.select_related("actor").order_by("at", "id"))
+    # All the demand's photos in one query: the reporter's own (no event) and each
+    # step's. The kinds' words once, not get_kind_display per event (it translates
+    # every kind's label on each call).
+    photos: dict[int | None, list] = defaultdict(list)
+    for a in demand.attachments.all():
+        photos[a.event_id].append(a)
+    kinds = {value: str(label) for value, label in EventKind.choices}
+    for e in events:
+        e.photos = photos.get(e.pk, [])
+        e.kind_label = kinds.get(e.kind, e.kind)
     seen = events[-1].pk if events else None
     forms = {
         name: bound
@@ -316,7 +369,7 @@ def _page(
         "share": share,
         "share_pct": round(share * 100) if share is not None else None,
         "events": events,
-        "photos": demand.attachments.filter(event__isnull=True),
+        "photos": photos.get(None, []),
         "forms": forms,
         "extra": [(labels.get(k) or k, v) for k, v in (demand.extra or {}).items()],
         "place": demand.area.full_name(),

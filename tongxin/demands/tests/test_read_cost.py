@@ -1,0 +1,223 @@
+"""What keeps the read pages cheap at a million demands (issue 6): the area tree read by
+its index, the ledger's filter form drawn once, counts that each walk one index range,
+one query for a demand's photos — each with what it must not change."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from zoneinfo import ZoneInfo
+
+import pytest
+import time_machine
+from django.core.cache import cache
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+
+from tongxin.accounts.scope import scope_for, subtree
+from tongxin.areas.models import Area, Level
+from tongxin.demands import actions
+from tongxin.demands.models import Attachment, Channel, Department, EventKind
+from tongxin.demands.testing import submit
+from tongxin.demands.views_staff import section_counts, work_sections
+from tongxin.people.models import CoBuildingUnit
+
+SH = ZoneInfo("Asia/Shanghai")
+LEDGER = reverse("demands:ledger")
+
+
+def options(html: str, name: str) -> list[str]:
+    select = re.search(rf'<select name="{name}".*?</select>', html, re.S)
+    return re.findall(r"<option[^>]*>([^<]*)</option>", select[0])
+
+
+def selected(html: str, name: str) -> str:
+    select = re.search(rf'<select name="{name}".*?</select>', html, re.S)
+    return re.search(r'<option value="([^"]*)"[^>]*selected', select[0])[1]
+
+
+# --- the area tree -------------------------------------------------------------------------
+def test_a_subtree_is_every_path_below_and_nothing_beside(db):
+    def node(path: str) -> Area:
+        return Area.objects.create(path=path, depth=len(path) // 4, name=path, level=Level.ESTATE)
+
+    inside = [node("0001"), node("00010000"), node("0001ZZZZ"), node("0001ZZZZZZZZ")]
+    node("0000ZZZZ"), node("0002"), node("00020001")
+    assert set(Area.objects.filter(subtree("0001"))) == set(inside)
+
+
+@pytest.mark.skipif("connection.vendor != 'sqlite'")
+def test_sqlite_reads_a_scopes_areas_through_an_index(world):
+    # SQLite's LIKE ignores case and so cannot use the path index: a prefix test alone
+    # reads every area of the city (118,000 at a million demands) for the ledger's list.
+    sql, params = scope_for(world.street_office).areas().query.sql_with_params()
+    with connection.cursor() as cursor:
+        cursor.execute("EXPLAIN QUERY PLAN " + sql, params)
+        plan = " ".join(row[-1] for row in cursor.fetchall())
+    assert "SEARCH areas_area USING" in plan and "path>? AND path<?" in plan, plan
+
+
+def test_the_ledger_offers_the_scopes_areas_in_tree_order(client, world):
+    client.force_login(world.street_office)
+    html = client.get(LEDGER).content.decode()
+    assert options(html, "area") == [
+        "全部区域",
+        "仁和社区",
+        "\u3000仁和家园",
+        "\u3000\u3000第一网格",
+        "宏丰社区",
+        "\u3000万佳庭苑",
+    ]
+
+
+# --- the ledger's filter form, drawn once --------------------------------------------------
+def test_the_drawn_filter_form_is_kept_per_scope_and_filter(client, world):
+    client.force_login(world.street_office)
+    assert "宏丰社区" in options(client.get(LEDGER).content.decode(), "area")
+    # Another scope never gets the street's form, nor a filter another one's.
+    client.force_login(world.worker_a)
+    html = client.get(LEDGER).content.decode()
+    assert "宏丰社区" not in options(html, "area") and "仁和社区" in options(html, "area")
+    assert selected(client.get(LEDGER, {"state": "closed"}).content.decode(), "state") == "closed"
+    assert selected(client.get(LEDGER, {"state": "resolved"}).content.decode(), "state") == (
+        "resolved"
+    )
+    assert selected(client.get(LEDGER).content.decode(), "state") == ""
+
+
+def test_a_second_view_reads_no_lists_for_the_form(client, world):
+    client.force_login(world.street_office)
+    cache.clear()
+    client.get(LEDGER)
+    with CaptureQueriesContext(connection) as ctx:
+        assert client.get(LEDGER, {"cursor": ""}).status_code == 200
+    read = " ".join(q["sql"] for q in ctx.captured_queries)
+    assert 'FROM "demands_category"' not in read
+    assert '"areas_area"."level" IN' not in read
+
+
+# --- the rows -------------------------------------------------------------------------------
+def test_a_row_shows_local_dates_labels_and_its_link(client, world):
+    with time_machine.travel(dt.datetime(2025, 12, 31, 23, 30, tzinfo=SH), tick=False):
+        d = submit(world.household_a1, title="跨年的诉求", channel=Channel.HOTLINE)
+    client.force_login(world.worker_a)
+    html = client.get(LEDGER).content.decode()
+    row = re.search(r"<tr class=\"[^\"]*\">\s*<td data-label=\"编号\".*?</tr>", html, re.S)[0]
+    assert f'<a href="{reverse("demands:detail", args=[d.pk])}">2025-{d.pk:06d}</a>' in row
+    assert '2025-12-31 <span class="text-secondary d-sm-block">23:30</span>' in row
+    assert f">{Channel.HOTLINE.label}</td>" in row
+    assert f">{d.get_state_display()}</span>" in row
+    assert f'title="{d.get_tier_display()}">T1</span>' in row
+
+
+def ledger_queries(client) -> tuple[int, str]:
+    cache.clear()
+    client.get(LEDGER)  # the filter form drawn and kept
+    with CaptureQueriesContext(connection) as ctx:
+        html = client.get(LEDGER).content.decode()
+    return len(ctx.captured_queries), html
+
+
+def test_units_and_departments_cost_a_query_each_whatever_the_rows(client, world):
+    unit = CoBuildingUnit.objects.create(name="区供电局")
+    department = Department.objects.create(name="区住建局")
+    client.force_login(world.worker_a)
+    submit(world.household_a1, title="没有派单的")
+    plain, _html = ledger_queries(client)
+
+    def some(n: int) -> None:
+        for i in range(n):
+            d = submit(world.household_a1, title=f"派出的{i}")
+            to = {"to_unit": unit} if i % 2 else {"to_department": department}
+            actions.dispatch_demand(d, by=world.worker_a, **to)
+
+    some(2)
+    few, html = ledger_queries(client)
+    assert "区供电局" in html and "区住建局" in html
+    some(20)
+    many, _html = ledger_queries(client)
+    assert few == many == plain + 2
+
+
+# --- the work tabs' counts ---------------------------------------------------------------------
+@pytest.fixture
+def elsewhere(world):
+    """A demand of community B handled by community A's worker, and two of A's own."""
+    b1 = submit(world.household_b1, title="宏丰的诉求")
+    actions.dispatch_demand(b1, by=world.worker_b, to_user=world.worker_a)
+    submit(world.household_a1, title="仁和的诉求")
+    submit(world.household_a2, title="仁和的另一件")
+    return b1
+
+
+def test_the_tabs_count_the_area_and_what_the_user_handles_elsewhere(world, elsewhere):
+    user, scope = world.worker_a, scope_for(world.worker_a)
+    sections = work_sections(user, scope, dt.datetime.now(dt.UTC))
+    with CaptureQueriesContext(connection) as ctx:
+        counts = section_counts(user, scope, sections)
+    assert counts == {s.key: s.demands.count() for s in sections}
+    assert counts["mine"] == 1 and counts["dispatch"] == 2
+    # No count over "the area OR handled by the user": PostgreSQL reads every open
+    # demand of the city for that.
+    assert not [q for q in ctx.captured_queries if " OR " in q["sql"]]
+
+
+@pytest.mark.parametrize("who", ["grid_worker_a", "street_office", "admin"])
+def test_every_scope_counts_the_same_as_its_lists(world, elsewhere, who):
+    user = world.users()[who]
+    actions.dispatch_demand(
+        submit(world.household_b1, title="宏丰的第二件"), by=world.worker_b, to_user=user
+    )
+    scope = scope_for(user)
+    sections = work_sections(user, scope, dt.datetime.now(dt.UTC))
+    assert section_counts(user, scope, sections) == {s.key: s.demands.count() for s in sections}
+    assert section_counts(user, scope, sections)["mine"] == 1
+
+
+def test_the_tabs_probe_once_when_nothing_is_handled_elsewhere(world):
+    submit(world.household_a1, title="仁和的诉求")
+    user, scope = world.worker_a, scope_for(world.worker_a)
+    sections = work_sections(user, scope, dt.datetime.now(dt.UTC))
+    with CaptureQueriesContext(connection) as ctx:
+        section_counts(user, scope, sections)
+    assert len(ctx.captured_queries) == len(sections) + 1
+
+
+def test_the_work_page_shows_the_same_counts(client, world, elsewhere):
+    client.force_login(world.worker_a)
+    r = client.get(reverse("demands:work"))
+    shown = {section.key: n for section, n in r.context["sections"]}
+    assert shown["mine"] == 1 and shown["dispatch"] == 2
+
+
+# --- a demand's page ---------------------------------------------------------------------------
+def count_page(client, demand) -> tuple[int, str]:
+    with CaptureQueriesContext(connection) as ctx:
+        r = client.get(reverse("demands:detail", args=[demand.pk]))
+    assert r.status_code == 200
+    photos = [q for q in ctx.captured_queries if 'FROM "demands_attachment"' in q["sql"]]
+    assert len(photos) == 1  # the reporter's and every step's at once
+    return len(ctx.captured_queries), r.content.decode()
+
+
+def test_a_demands_page_reads_its_photos_in_one_query(client, world):
+    d = submit(world.household_a1, title="有照片的诉求")
+    mine = Attachment.objects.create(demand=d, file="demands/reporter.jpg")
+    client.force_login(world.worker_a)
+    few, _html = count_page(client, d)
+    photos = []
+    for i in range(3):
+        event = actions.add_note(d, by=world.worker_a, text=f"第{i}次记录", public=True)
+        photos.append(Attachment.objects.create(demand=d, event=event, file=f"demands/{i}.jpg"))
+    many, html = count_page(client, d)
+    assert many == few
+    # Each photo under its own step, the reporter's under theirs.
+    history = html[html.index('id="history"') :]
+    for i, photo in enumerate(photos):
+        step = history[history.index(f"第{i}次记录") :]
+        step = step[: step.index("</li>")]
+        assert f'src="{reverse("demands:photo", args=[photo.pk])}"' in step
+    top = html[: html.index('id="history"')]
+    assert f'src="{reverse("demands:photo", args=[mine.pk])}"' in top
+    assert f">{EventKind.ANSWER.label}<" in history  # public notes are answers
