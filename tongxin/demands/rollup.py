@@ -439,8 +439,11 @@ def totals_many(
             return totals_many(communities, asks, now=now)
     live = compute_days(dirty, now)
     live_first = span_first if done is None else max(span_first, done + dt.timedelta(days=1))
-    if live_first <= span_last:
-        live.update(compute(communities, live_first, span_last, now))
+    # Every moment counted lies before ``now``: days after today count nothing. (So the
+    # usual live part is today alone, one day, counted without a date function.)
+    live_last = min(span_last, timezone.localdate(now))
+    if live_first <= live_last:
+        live.update(compute(communities, live_first, live_last, now))
     for result, (first, last, by) in zip(results, asks, strict=True):
         if first > last:
             continue

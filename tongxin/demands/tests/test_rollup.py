@@ -217,3 +217,25 @@ def test_reads_take_a_fixed_number_of_queries(world, story):
                 submit(world.household_b1, title=f"又一件{i}")
         rollup.rebuild(NOW)  # (submitted "in the past": no action marks such a day)
         assert (count(), count()) == (cold, warm)
+
+
+def test_todays_live_counts_need_no_date_function(world, story):
+    """A year asked after a refresh: the live part is today alone (days after today count
+    nothing), so its day comes from a plain range test, not a per-row date function
+    (which SQLite evaluates in Python) — and the figures are still the recount's."""
+    communities = ids(world, "ab")
+    with time_machine.travel(NOW, tick=False):
+        rollup.refresh(NOW)
+        with CaptureQueriesContext(connection) as ctx:
+            totals = rollup.totals(
+                communities, dt.date(2026, 1, 1), dt.date(2026, 12, 31), by=("category",), now=NOW
+            )
+    live = [q["sql"] for q in ctx.captured_queries if "demands_demand" in q["sql"]]
+    assert len(live) == 6
+    date_function = "django_datetime_cast_date" if connection.vendor == "sqlite" else "AT TIME ZONE"
+    assert not [sql for sql in live if date_function in sql]
+    assert all("CASE WHEN" in sql for sql in live)
+    demands = Demand.objects.filter(community_id__in=communities)
+    year = Period.days(dt.date(2026, 1, 1), dt.date(2026, 12, 31))
+    total = sum(totals.values(), Counter())
+    assert rollup.to_figures(total, year) == metrics.figures(demands, year, now=NOW)
