@@ -331,6 +331,110 @@ def stored_groups(
     return _in_order([_group(members, estates) for members in by_key.values()])
 
 
+@dataclass
+class Brief:
+    """A group as the board shows it, without its member list: the main (earliest)
+    demand, how many and how many still open, the latest report, the estate naming as
+    in :class:`Group`, and every member's reporter names (to mask them)."""
+
+    main: Member
+    count: int
+    open_count: int
+    latest: dt.datetime
+    estate: str
+    names: frozenset[str]
+
+    @property
+    def community(self) -> str:
+        return self.main.community
+
+    @classmethod
+    def of(cls, group: Group) -> Brief:
+        return cls(
+            group.main,
+            group.count,
+            group.open_count,
+            group.latest,
+            group.estate,
+            frozenset(n for m in group.members for n in m.names),
+        )
+
+
+def stored_briefs(
+    demands: QuerySet,
+    *,
+    communities: list[int],
+    estates: list[tuple[str, str]] = (),
+    now: dt.datetime | None = None,
+    days: int = WINDOW_DAYS,
+    limit: int = 5,
+) -> list[Brief]:
+    """The first ``limit`` groups of :func:`stored_groups` (``demands`` being exactly
+    the demands of ``communities``), as :class:`Brief` — what the board shows — without
+    loading their members: a busy street's top groups hold thousands of demands.
+
+    Four queries: the groups counted from the links alone (count, open, latest); per
+    group the first report and the least and greatest area path (an estate is a path
+    prefix, so when both ends lie in one estate every member does); the main demands;
+    the reporters' names."""
+    now = now or timezone.now()
+    since = now - dt.timedelta(days=days)
+    counted = list(
+        HotLink.objects.filter(community_id__in=communities, created_at__lt=now)
+        .filter(Q(standing=Standing.OPEN) | Q(standing=Standing.DONE, created_at__gte=since))
+        .values("key")
+        .annotate(
+            n=Count("key"),
+            n_open=Count("key", filter=Q(standing=Standing.OPEN)),
+            latest=Max("created_at"),
+            first=Min("demand_id"),
+        )
+        .filter(n__gte=2)
+        .order_by("-n", "-latest", "first")
+        .values_list("key", "n", "n_open", "latest")[:limit]
+    )
+    if not counted:
+        return []
+    keys = [key for key, *_rest in counted]
+    window = candidates(demands, now=now, days=days).filter(hotlink__key__in=keys)
+    ends = {
+        key: (earliest, low, high)
+        for key, earliest, low, high in window.order_by()
+        .values("hotlink__key")
+        .annotate(earliest=Min("created_at"), low=Min("area__path"), high=Max("area__path"))
+        .values_list("hotlink__key", "earliest", "low", "high")
+    }
+    mains: dict[int, Member] = {}
+    firsts = window.filter(created_at__in={e for e, _lo, _hi in ends.values()})
+    for *row, key in firsts.order_by("-created_at", "-pk").values_list(
+        *_MEMBER_FIELDS, "hotlink__key"
+    ):
+        member = _member(row)
+        if member.created_at == ends[key][0]:
+            mains[key] = member  # the last one set is the smallest pk
+    names: dict[int, set[str]] = defaultdict(set)
+    named = window.filter(~Q(reporter_name="") | Q(reporter__isnull=False))
+    for key, *row_names in named.values_list("hotlink__key", "reporter_name", "reporter__name"):
+        names[key].update(n for n in row_names if n)
+    briefs = []
+    for key, n, n_open, latest in counted:
+        if key not in mains:  # (its demands left the scope since the links were read)
+            continue
+        _earliest, low, high = ends[key]
+        low_estate, high_estate = estate_of(low, list(estates)), estate_of(high, list(estates))
+        briefs.append(
+            Brief(
+                mains[key],
+                n,
+                n_open,
+                latest,
+                low_estate if low_estate == high_estate else "",
+                frozenset(names[key]),
+            )
+        )
+    return briefs
+
+
 def link_pending(
     now: dt.datetime | None = None, *, batch: int = LINK_BATCH, everything: bool = False
 ) -> int:

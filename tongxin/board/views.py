@@ -129,8 +129,8 @@ def board_data(area: Area, now: dt.datetime | None = None) -> dict:
         ],
         "hot": [
             _public_group(g, known)
-            for g in hot.stored_groups(
-                demands, estates=estates, now=now, limit=TOP_GROUPS, communities=ids
+            for g in hot.stored_briefs(
+                demands, communities=ids, estates=estates, now=now, limit=TOP_GROUPS
             )
         ],
         "resolved": _recently_resolved(demands, estates, known, now),
@@ -142,8 +142,8 @@ def _rate(rate: metrics.Rate) -> dict:
     return {"text": str(rate), "numerator": rate.numerator, "denominator": rate.denominator}
 
 
-def _public_group(group: hot.Group, known: frozenset[str]) -> dict:
-    names = [n for m in group.members for n in m.names]
+def _public_group(group: hot.Brief, known: frozenset[str]) -> dict:
+    names = list(group.names)
     open_count = group.open_count
     return {
         "title": scrub(group.main.title, names, known),

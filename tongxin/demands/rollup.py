@@ -33,7 +33,7 @@ from django.conf import settings
 from django.core.cache import cache
 from django.db import IntegrityError, transaction
 from django.db.models import Case, Count, DateField, F, Q, Sum, Value, When
-from django.db.models.functions import TruncDate, TruncMonth
+from django.db.models.functions import TruncDate
 from django.utils import timezone
 
 from tongxin.areas.models import Area, Level
@@ -471,7 +471,7 @@ def _stored(communities, first, last, by, dirty, version) -> list[tuple[tuple, d
     for cid, day in dirty:
         stored = stored.exclude(community_id=cid, day=day)
     if "month" in by:
-        stored = stored.annotate(month=TruncMonth("day"))
+        stored = stored.annotate(month=_month_of_day(first, last))
     sql_keys = [DIMENSIONS[d][0] for d in by]
     sums = {c: Sum(c) for c in COLUMNS}
     if sql_keys:
@@ -483,6 +483,20 @@ def _stored(communities, first, last, by, dirty, version) -> list[tuple[tuple, d
     ]
     cache.set(key, rows, CACHE_SECONDS)
     return rows
+
+
+def _month_of_day(first: dt.date, last: dt.date) -> Case:
+    """The first day of the month of DayCount.day, for the days ``first``..``last``: a
+    CASE over the months' ranges (SQLite would call Python's date function per row for
+    TruncMonth)."""
+    months, start = [], first.replace(day=1)
+    while start <= last:
+        months.append(start)
+        start = month_end(start) + dt.timedelta(days=1)
+    return Case(
+        *[When(day__gte=m, day__lte=month_end(m), then=Value(m)) for m in months],
+        output_field=DateField(),
+    )
 
 
 def regroup(result: dict[tuple, Counter], positions: tuple[int, ...], where=None) -> dict:

@@ -50,6 +50,16 @@ def assert_same_groups(now=None, demands=None, **kw) -> list[hot.Group]:
             demands, estates=estates, now=now, communities=communities, **kw
         )
         assert by_links == recounted
+        # The board's briefs (no member list): the same first groups, summed up alike.
+        briefs = hot.stored_briefs(
+            demands,
+            communities=communities,
+            estates=estates,
+            now=now,
+            days=kw.get("days", hot.WINDOW_DAYS),
+            limit=kw.get("limit") or 1000,
+        )
+        assert briefs == [hot.Brief.of(g) for g in recounted]
     return stored
 
 
@@ -365,3 +375,23 @@ def test_the_boards_count_reads_no_demand(world):
     sql = ctx.captured_queries[0]["sql"]
     counting = sql[sql.index("IN (SELECT") : sql.index("GROUP BY")]
     assert "board_hotlink" in counting and "demands_demand" not in counting
+
+
+@pytest.mark.django_db
+def test_the_boards_briefs_take_four_queries_however_many_rows(world, django_assert_num_queries):
+    now = timezone.now()
+    communities = list(Area.objects.filter(level=Level.COMMUNITY).values_list("pk", flat=True))
+    street_of_demands(world, now)
+    hot.link_pending(now=now)
+
+    def briefs():
+        return hot.stored_briefs(Demand.objects.all(), communities=communities, now=now)
+
+    with django_assert_num_queries(4):
+        few = briefs()
+    for i in range(30):
+        add(world.building_a, DOG, 20 - i / 2, now)
+    hot.link_pending(now=now)
+    with django_assert_num_queries(4):
+        many = briefs()
+    assert [b.count for b in many] == [31] + [b.count for b in few][:4]

@@ -220,7 +220,7 @@ def test_reads_take_a_fixed_number_of_queries(world, story):
 
 
 def test_todays_live_counts_need_no_date_function(world, story):
-    """A year asked after a refresh: the live part is today alone (days after today count
+    """Months are summed by ranges (no date function per row either). A year asked after a refresh: the live part is today alone (days after today count
     nothing), so its day comes from a plain range test, not a per-row date function
     (which SQLite evaluates in Python) — and the figures are still the recount's."""
     communities = ids(world, "ab")
@@ -230,6 +230,12 @@ def test_todays_live_counts_need_no_date_function(world, story):
             totals = rollup.totals(
                 communities, dt.date(2026, 1, 1), dt.date(2026, 12, 31), by=("category",), now=NOW
             )
+    with CaptureQueriesContext(connection) as ctx2:
+        rollup.totals(
+            communities, dt.date(2026, 1, 1), dt.date(2026, 3, 19), by=("month",), now=NOW
+        )
+    stored = [q["sql"] for q in ctx2.captured_queries if "demands_daycount" in q["sql"]]
+    assert stored and not [s for s in stored if "django_date_trunc" in s or "DATE_TRUNC" in s]
     live = [q["sql"] for q in ctx.captured_queries if "demands_demand" in q["sql"]]
     assert len(live) == 6
     date_function = "django_datetime_cast_date" if connection.vendor == "sqlite" else "AT TIME ZONE"
