@@ -211,6 +211,12 @@ def list_categories(request: HttpRequest):
 
 
 # --- demands ------------------------------------------------------------------------------------
+def _utc(moment: dt.datetime | None) -> dt.datetime | None:
+    """Times as the database gives them back (UTC), also for a row answered from
+    memory, whose deadline the working calendar computed in Asia/Shanghai."""
+    return moment.astimezone(dt.UTC) if moment is not None else None
+
+
 def demand_out(d: Demand) -> dict:
     return {
         "id": d.pk,
@@ -224,10 +230,10 @@ def demand_out(d: Demand) -> dict:
         "community": {"id": d.community_id, "name": d.community.name},
         "area_id": d.area_id,
         "reporter": d.reporter_display,
-        "created_at": d.created_at,
-        "deadline": d.deadline,
-        "resolved_at": d.resolved_at,
-        "closed_at": d.closed_at,
+        "created_at": _utc(d.created_at),
+        "deadline": _utc(d.deadline),
+        "resolved_at": _utc(d.resolved_at),
+        "closed_at": _utc(d.closed_at),
         "satisfaction": d.satisfaction,
     }
 
@@ -358,7 +364,11 @@ def create_demand(
         )
     except actions.ActionError as e:
         raise ApiError(422, e.message) from e
-    demand = get_demand_for(request.user, demand.pk)
+    if not created:
+        # The first demand of this Idempotency-Key, as the caller may see it now.
+        demand = get_demand_for(request.user, demand.pk)
+    # A new one is in ``area``, which the caller's scope covers, so it is theirs to
+    # see; it is answered from the row just written rather than read back.
     return Status(
         201 if created else 200,
         {**demand_detail_out(request, demand), "tracking_code": demand.tracking_code},

@@ -1,6 +1,14 @@
 """Abuse limits in front of every API view: the body size (413 before anything reads
-it) and a fixed-window rate per minute (429 with Retry-After) kept in the cache —
-per client address without a key, per key with one."""
+it) and a fixed-window rate per minute (429 with Retry-After) — per client address
+without a key, per key with one.
+
+The counts are rows of :class:`~tongxin.api.models.RateCount` in the database, so every
+app process (several gunicorn workers, several machines on one PostgreSQL) counts
+against the same number. Counting a request is one statement, committed on its own: an
+upsert that adds one and returns the new count in a single atomic step (two processes
+can never both read 5 and both write 6) — not the ten queries and two write
+transactions of add-then-increment in Django's database cache, whose increment is a
+read and a write apart."""
 
 from __future__ import annotations
 
@@ -10,30 +18,65 @@ import time
 from collections.abc import Callable
 
 from django.conf import settings
-from django.core.cache import cache
+from django.db import connection
 from django.http import HttpRequest, HttpResponse
 from django.utils.translation import gettext as _
 
 from tongxin.api.auth import key_in
 from tongxin.api.errors import error_response
+from tongxin.api.models import RateCount
 from tongxin.audit.models import client_ip
 
 WINDOW = 60  # seconds
+# In a new minute the row of a bucket starts again at 1; in the same minute it adds 1.
+# (SQLite ≥ 3.35 and PostgreSQL both have INSERT … ON CONFLICT … RETURNING.)
+_COUNT = """
+    INSERT INTO {t} (bucket, minute, hits) VALUES (%s, %s, 1)
+    ON CONFLICT (bucket) DO UPDATE SET
+        hits = CASE WHEN {t}.minute = excluded.minute THEN {t}.hits + 1 ELSE 1 END,
+        minute = excluded.minute
+    RETURNING hits
+"""
+# The minute this process last removed the rows of buckets not seen for a while: a
+# cleanup schedule only, the counts themselves are in the table.
+_purged = 0
+
+
+def _bucket(name: str) -> str:
+    return name[: RateCount._meta.get_field("bucket").max_length]
 
 
 def _hit(bucket: str, limit: int, now: float) -> int:
     """Counts one request; returns the seconds to wait when ``bucket`` is over ``limit``."""
     window = int(now // WINDOW)
-    key = f"api-rate:{bucket}:{window}"
-    cache.add(key, 0, timeout=WINDOW + 5)
-    try:
-        count = cache.incr(key)
-    except ValueError:  # expired between add and incr
-        cache.set(key, 1, timeout=WINDOW + 5)
-        count = 1
+    _purge(window)
+    with connection.cursor() as cursor:
+        table = connection.ops.quote_name(RateCount._meta.db_table)
+        cursor.execute(_COUNT.format(t=table), [_bucket(bucket), window])
+        # fetchall: SQLite ends the statement (and its write) only when it is stepped out.
+        ((count,),) = cursor.fetchall()
     if count > limit:
         return max(1, (window + 1) * WINDOW - int(now))
     return 0
+
+
+def _count(bucket: str, now: float) -> int:
+    """The requests of ``bucket`` in the current minute, without counting one."""
+    window = int(now // WINDOW)
+    hits = (
+        RateCount.objects.filter(bucket=_bucket(bucket), minute=window)
+        .values_list("hits", flat=True)
+        .first()
+    )
+    return hits or 0
+
+
+def _purge(window: int) -> None:
+    """Once a minute per process: drop the buckets idle since before the last minute."""
+    global _purged
+    if window != _purged:
+        _purged = window
+        RateCount.objects.filter(minute__lt=window - 1).delete()
 
 
 def over_limit(request: HttpRequest) -> int:
@@ -42,17 +85,13 @@ def over_limit(request: HttpRequest) -> int:
     if key := key_in(request):
         # Keys that failed count against the address at the anonymous rate (below), so
         # made-up keys buy no extra room.
-        if (cache.get(_failed(ip, now)) or 0) >= settings.TONGXIN_API_RATE_ANONYMOUS:
+        if _count(f"failed:{ip}", now) >= settings.TONGXIN_API_RATE_ANONYMOUS:
             return max(1, WINDOW - int(now) % WINDOW)
         digest = hashlib.sha256(key.encode()).hexdigest()[:24]
         return _hit(f"key:{digest}", settings.TONGXIN_API_RATE_KEY, now)
     if request.user.is_authenticated:  # a signed-in browser
         return _hit(f"user:{request.user.pk}", settings.TONGXIN_API_RATE_KEY, now)
     return _hit(f"ip:{ip}", settings.TONGXIN_API_RATE_ANONYMOUS, now)
-
-
-def _failed(ip: str, now: float) -> str:
-    return f"api-rate:failed:{ip}:{int(now // WINDOW)}"
 
 
 def count_failure(request: HttpRequest) -> None:

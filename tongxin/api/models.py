@@ -84,7 +84,10 @@ class ApiToken(models.Model):
     def authenticate(cls, key: str) -> ApiToken | None:
         if not key or len(key) > 200:
             return None
-        token = cls.objects.active().select_related("user").filter(key_hash=hash_key(key)).first()
+        # The user's area comes along: every endpoint scopes by it (scope_for).
+        token = (
+            cls.objects.active().select_related("user__area").filter(key_hash=hash_key(key)).first()
+        )
         if token is not None:
             now = timezone.now()
             # Written at most once a minute: a busy integration must not write per request.
@@ -96,3 +99,16 @@ class ApiToken(models.Model):
         if self.revoked_at is None:
             self.revoked_at = timezone.now()
             self.save(update_fields=["revoked_at"])
+
+
+class RateCount(models.Model):
+    """The requests of one rate bucket (a key, a signed-in user, a client address) in
+    its current minute, shared by every app process (limits.py). One row per bucket,
+    counted up by one statement and reset when a new minute begins."""
+
+    bucket = models.CharField(max_length=120, primary_key=True)
+    minute = models.IntegerField(db_index=True)  # Unix time // 60
+    hits = models.PositiveIntegerField(default=0)
+
+    def __str__(self) -> str:
+        return f"{self.bucket}: {self.hits} @ {self.minute}"

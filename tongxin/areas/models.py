@@ -93,15 +93,13 @@ class Area(MP_Node):
         """Who answers for this node today (依次递补): the first present person of its
         chain; when everyone there is away, the chain of the node above, and so on up."""
         on = on or timezone.localdate()
-        nodes = self.ancestors_and_self()
-        chains: dict[int, list[Responsibility]] = {a.pk: [] for a in nodes}
-        for r in Responsibility.objects.filter(area__in=nodes).select_related("user"):
-            chains[r.area_id].append(r)
-        for node in reversed(nodes):
-            for r in sorted(chains[node.pk], key=lambda r: r.position):
-                if r.is_present(on):
-                    return r
-        return None
+        prefixes = [self.path[: i * self.steplen] for i in range(1, self.depth + 1)]
+        chains = (
+            Responsibility.objects.filter(area__path__in=prefixes)
+            .select_related("user")
+            .order_by("-area__depth", "position")
+        )
+        return next((r for r in chains if r.is_present(on)), None)
 
 
 class Role(models.TextChoices):

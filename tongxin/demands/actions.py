@@ -127,17 +127,22 @@ def submit_demand(
     """Take in a demand. Returns (demand, created); the same ``submission_token`` twice
     (a double click, a refresh) returns the first demand and ``False``.
 
-    ``photos`` are already-cleaned images (see :mod:`tongxin.demands.photos`)."""
-    if submission_token:
-        existing = Demand.objects.filter(submission_token=submission_token).first()
-        if existing is not None:
-            return existing, False
+    ``photos`` are already-cleaned images (see :mod:`tongxin.demands.photos`).
+
+    A repeated token is found by the unique index, not by a query first: the first
+    demand's row makes the INSERT fail, the transaction rolls back (no photo, event or
+    message is kept) and the first demand is returned, as it would be when two requests
+    with the same token race."""
     now = now or timezone.now()
     try:
+        community = community_of(area)
+        # Read before the write transaction, as a read inside it would give the same
+        # answer: on SQLite the transaction holds the database's one write lock.
+        dispatchers = dispatchers_of(community)
         with transaction.atomic():
             demand = Demand(
                 area=area,
-                community=community_of(area),
+                community=community,
                 category=category,
                 title=title.strip()[:100],
                 description=description.strip(),
@@ -166,10 +171,11 @@ def submit_demand(
                 public=True,
                 at=now,
             )
-            for user in dispatchers_of(demand.community):
+            for user in dispatchers:
                 notify(user, _("新诉求待派单：%(title)s") % {"title": demand.title}, demand)
-    except IntegrityError:
-        # Two requests with the same token raced; the other one made the demand.
+    except (IntegrityError, ActionError):
+        # The token was used before (a double click, a retry, two requests racing): the
+        # first demand is the answer, whatever this one would have been.
         if submission_token:
             existing = Demand.objects.filter(submission_token=submission_token).first()
             if existing is not None:

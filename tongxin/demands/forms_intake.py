@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import re
 import secrets
+from collections.abc import Callable
+from functools import cached_property
 from typing import Any
 
 from django import forms
@@ -156,10 +158,24 @@ def place_choices(
 
 
 # --- the forms ------------------------------------------------------------------------
+class CategoryField(forms.ModelChoiceField):
+    """The category, taking the row the form has already read for its extra questions
+    (``known``) instead of reading it a second time; anything else is looked up and
+    checked as usual."""
+
+    known: Category | None = None
+
+    def to_python(self, value: Any) -> Category | None:
+        known = self.known
+        if known is not None and str(value).strip() == str(known.pk):
+            return known
+        return super().to_python(value)
+
+
 class IntakeForm(StyledForm, forms.Form):
     """What every intake asks: the kind of problem, what and where, photos."""
 
-    category = forms.ModelChoiceField(
+    category = CategoryField(
         queryset=Category.objects.none(),
         label=gettext_lazy("问题类别"),
         empty_label=gettext_lazy("请选择"),
@@ -222,6 +238,7 @@ class IntakeForm(StyledForm, forms.Form):
         self.chosen_category = self._chosen(
             "category", lambda pk: Category.objects.filter(is_active=True, pk=pk).first()
         )
+        self.fields["category"].known = self.chosen_category
         self.extra_names: list[str] = []
         if self.chosen_category is not None:
             for spec in self.chosen_category.extra_fields or []:
@@ -229,7 +246,7 @@ class IntakeForm(StyledForm, forms.Form):
                     name = f"{EXTRA_PREFIX}{spec['code']}"
                     self.fields[name] = _extra_field(spec)
                     self.extra_names.append(name)
-        self.places: dict[int, tuple[Area, str]] = {}
+        self._read_places: Callable[[], dict[int, tuple[Area, str]]] = dict
 
     # -- helpers for subclasses and templates --
     def _value(self, name: str) -> str:
@@ -245,12 +262,21 @@ class IntakeForm(StyledForm, forms.Form):
         posted = str(self.data.get("submission_token", "")) if self.is_bound else ""
         return posted if TOKEN_RE.match(posted) else new_submission_token()
 
-    def set_places(self, places: dict[int, tuple[Area, str]], empty_label: str) -> None:
-        self.places = places
-        self.fields["place"].choices = [
+    def set_places(
+        self, places: Callable[[], dict[int, tuple[Area, str]]], empty_label: str
+    ) -> None:
+        """The places offered, read when first needed (the page shows them, a chosen
+        one is checked): a submission that names none does not read them."""
+        self._read_places = places
+        self.__dict__.pop("places", None)
+        self.fields["place"].choices = lambda: [
             ("", empty_label),
-            *[(pk, label) for pk, (_a, label) in places.items()],
+            *[(pk, label) for pk, (_a, label) in self.places.items()],
         ]
+
+    @cached_property
+    def places(self) -> dict[int, tuple[Area, str]]:
+        return self._read_places()
 
     def live(self, url: str) -> None:
         """Changing the category reloads its extra questions (htmx, from ``url``)."""
@@ -322,7 +348,8 @@ class PublicReportForm(IntakeForm):
         )
         self.fields["website"].widget.attrs.update(tabindex="-1", autocomplete="off")
         self.set_places(
-            place_choices(community, self.place_levels), _("不选（只填写下面的地点描述）")
+            lambda: place_choices(community, self.place_levels),
+            _("不选（只填写下面的地点描述）"),
         )
 
     def clean(self) -> dict:
@@ -393,12 +420,11 @@ class StaffIntakeForm(IntakeForm):
         self.fields["community"].queryset = roots
         if len(roots) == 1 and not self.is_bound:
             self.initial.setdefault("community", roots[0].pk)
-        self.chosen_root = self._chosen("community", lambda pk: roots.filter(pk=pk).first())
-        if self.chosen_root is not None:
-            places = place_choices(self.chosen_root, self.place_levels, scope)
-        else:
-            places = {}
-        self.set_places(places, _("不选（整个社区，或反映人的住址）"))
+        self.chosen_root = root = self._chosen("community", lambda pk: roots.filter(pk=pk).first())
+        self.set_places(
+            lambda: place_choices(root, self.place_levels, scope) if root is not None else {},
+            _("不选（整个社区，或反映人的住址）"),
+        )
         self.picked = self._chosen("reporter", self._resident)
 
     def live(self, url: str) -> None:

@@ -15,8 +15,11 @@ Working hours come from ``settings.TONGXIN_WORKING_HOURS`` (default 08:30–12:0
 
 Each public function reads the table once (never a query per day). Outside a
 transaction the table is kept per process for :data:`CACHE_SECONDS`, and dropped at
-once when a CalendarDay is saved or deleted in this process; inside a transaction it is
-read fresh, so a transaction sees its own writes and a rollback leaves nothing stale.
+once when a CalendarDay is saved or deleted in this process. Inside a transaction it is
+read once and kept until that transaction commits or rolls back (or the savepoint it was
+read in rolls back), so a transaction never works with a table from before it began and
+a rollback leaves nothing stale; a write through the ORM in this process (save, delete,
+the queryset's bulk writes) drops it at once, so a transaction sees its own writes.
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 import chinese_calendar
+from asgiref.local import Local
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.db import connection
@@ -54,6 +58,13 @@ class Table:
 
 
 _cached: tuple[float, Table] | None = None
+# The table read in this thread's current transaction: (its on-commit hook, the
+# generation it was read in, the table). Valid while the hook is still queued on the
+# connection: committing runs the hooks and rolling back (the savepoint it was read
+# in, or the whole transaction) discards them, so it never outlives its transaction.
+_in_transaction = Local()
+# Bumped by clear_cache(): a table read before a write in this process is void.
+_generation = 0
 
 
 def _load() -> Table:
@@ -65,7 +76,7 @@ def _load() -> Table:
 def _table() -> Table:
     global _cached
     if connection.in_atomic_block:
-        return _load()
+        return _transaction_table()
     now = time.monotonic()
     cached = _cached
     if cached is not None and now - cached[0] < CACHE_SECONDS:
@@ -75,9 +86,29 @@ def _table() -> Table:
     return table
 
 
+def _transaction_table() -> Table:
+    """One read per transaction: a deadline, its warning time and the escalations of a
+    sweep computed in one transaction all use the table as it read it."""
+    kept = getattr(_in_transaction, "table", None)
+    if kept is not None:
+        hook, generation, table = kept
+        if generation == _generation and any(f is hook for _s, f, _r in connection.run_on_commit):
+            return table
+    table = _load()
+
+    def forget() -> None:
+        if getattr(_in_transaction, "table", (None,))[0] is forget:
+            _in_transaction.table = None
+
+    connection.on_commit(forget)
+    _in_transaction.table = (forget, _generation, table)
+    return table
+
+
 def clear_cache() -> None:
-    global _cached
+    global _cached, _generation
     _cached = None
+    _generation += 1
 
 
 def receive_change(**kwargs: object) -> None:

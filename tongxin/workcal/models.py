@@ -13,6 +13,32 @@ class CalendarDayQuerySet(models.QuerySet):
     def in_year(self, year: int) -> CalendarDayQuerySet:
         return self.filter(date__gte=dt.date(year, 1, 1), date__lte=dt.date(year, 12, 31))
 
+    # The writes that send no per-row signal also drop the calendar's kept table
+    # (calendar.py; save and delete reach it through the signals in apps.py).
+    def bulk_create(self, *args, **kwargs):
+        try:
+            return super().bulk_create(*args, **kwargs)
+        finally:
+            _changed()
+
+    def bulk_update(self, *args, **kwargs):
+        try:
+            return super().bulk_update(*args, **kwargs)
+        finally:
+            _changed()
+
+    def update(self, **kwargs) -> int:
+        try:
+            return super().update(**kwargs)
+        finally:
+            _changed()
+
+
+def _changed() -> None:
+    from tongxin.workcal import calendar
+
+    calendar.clear_cache()
+
 
 class CalendarDay(models.Model):
     """One day that differs from the plain week (日历调整): a public holiday (法定节假日)

@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
+import time
 
 import pytest
+import time_machine
 from django.test import Client
+from django.utils import timezone
 
-from tongxin.api.models import ApiToken
+from tongxin.api import limits
+from tongxin.api.models import ApiToken, RateCount
 from tongxin.demands.models import Channel, Demand
 from tongxin.demands.testing import ensure_categories
+from tongxin.workcal import calendar
 
 from .conftest import body
 
@@ -129,6 +135,58 @@ def test_it_takes_in_a_demand(api_world):
     assert demand.channel == Channel.WEB and demand.entered_by == api_world.world.worker_a
     assert data["tracking_code"] == demand.tracking_code
     assert data["reporter"] == "李**" and "13900005678" not in response.content.decode()
+
+
+def test_it_answers_a_new_demand_as_it_reads_it_back(api_world):
+    # Answered from the row just written (no read back): the same as GET shows it.
+    response = api_world.post("worker_a", "/demands", new_demand(api_world))
+    created = body(response)
+    assert created.pop("tracking_code")
+    assert created["deadline"] and created["events"][0]["kind"] == "submitted"
+    assert created == body(api_world.get("worker_a", f"/demands/{created['id']}"))
+
+
+def test_it_takes_in_a_demand_in_a_fixed_number_of_queries(api_world, django_assert_num_queries):
+    token = ApiToken.objects.get(user=api_world.world.worker_a)
+    token.last_used_at = timezone.now()  # (written at most once a minute)
+    token.save()
+    payload = new_demand(api_world)
+    calendar.clear_cache()  # as in a new transaction
+    with time_machine.travel(timezone.now(), tick=False):
+        limits._purge(int(time.time() // limits.WINDOW))  # this minute's cleanup, done
+        # The limit: the failed keys of the address, the key's count (one upsert); the
+        # key and its user with their area; the area; the category; the household's
+        # community; who is told (the community's chain, nobody there: its workers).
+        # Then, in one transaction: the working calendar, the demand, its event, the
+        # message and its delivery; and the events for the answer.
+        with django_assert_num_queries(16):
+            response = api_world.post("worker_a", "/demands", payload, HTTP_IDEMPOTENCY_KEY="q")
+    assert response.status_code == 201
+
+
+def test_it_counts_a_key_in_the_database_in_one_statement(
+    api_world, settings, django_assert_num_queries
+):
+    # One row per key, shared by every app process; one upsert adds one and answers.
+    settings.TONGXIN_API_RATE_KEY = 3
+    with time_machine.travel(dt.datetime(2026, 11, 25, 9, 0, 10, tzinfo=dt.UTC), tick=False):
+        limits._purge(int(time.time() // limits.WINDOW))  # this minute's cleanup, done
+        for _ in range(2):
+            assert api_world.get("worker_a", "/areas").status_code == 200
+        with django_assert_num_queries(1):
+            assert limits._hit("key:abc", 10, time.time()) == 0
+        (row,) = RateCount.objects.filter(bucket__startswith="key:").exclude(bucket="key:abc")
+        assert row.hits == 2
+        assert api_world.get("worker_a", "/areas").status_code == 200
+        assert_error(api_world.get("worker_a", "/areas"), 429, "rate_limited")
+    # A new minute starts the count again; buckets idle for longer are dropped.
+    with time_machine.travel(dt.datetime(2026, 11, 25, 9, 1, 5, tzinfo=dt.UTC), tick=False):
+        assert api_world.get("worker_a", "/areas").status_code == 200
+        row.refresh_from_db()
+        assert row.hits == 1
+    with time_machine.travel(dt.datetime(2026, 11, 25, 9, 3, 0, tzinfo=dt.UTC), tick=False):
+        assert api_world.get("worker_b", "/areas").status_code == 200
+        assert not RateCount.objects.filter(pk=row.pk).exists()
 
 
 def test_it_takes_in_an_integration_demand_as_hotline_once_per_idempotency_key(api_world):

@@ -53,10 +53,37 @@ def test_the_whole_loop(world, chains):
     ]
 
 
-def test_a_double_submit_makes_one_demand(world):
+def test_a_double_submit_makes_one_demand(world, chains):
     a = submit(world.household_a1, token="tok-1")
     b = submit(world.household_a1, token="tok-1")
     assert a.pk == b.pk
+    # The repeat's transaction is rolled back whole: no second event or message.
+    assert DemandEvent.objects.count() == Notification.objects.count() == 1
+
+
+def test_a_repeated_token_gets_the_first_demand_even_where_a_new_one_could_not_be(world):
+    a = submit(world.household_a1, token="tok-1")
+    demand, created = actions.submit_demand(
+        area=world.street,  # no community: a new demand would be refused
+        category=a.category,
+        title="again",
+        description="again",
+        submission_token="tok-1",
+    )
+    assert (demand.pk, created) == (a.pk, False)
+    with pytest.raises(actions.ActionError):
+        submit(world.street, token="tok-2")
+
+
+def test_the_people_told_of_a_new_demand_are_found_in_one_query(
+    world, chains, django_assert_num_queries
+):
+    with django_assert_num_queries(1):
+        assert actions.dispatchers_of(world.community_a) == [chains]
+    # Away until further notice: the chain of the node above answers.
+    Responsibility.objects.filter(user=chains).update(absent_from=dt.date(2020, 1, 1))
+    with django_assert_num_queries(1):
+        assert actions.dispatchers_of(world.community_a) == [world.street_office]
 
 
 def test_dissatisfied_reopens_as_rework(world, chains):

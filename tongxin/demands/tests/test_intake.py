@@ -10,7 +10,8 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 from PIL import Image
 
-from tongxin.areas.models import Level
+from tongxin.accounts.models import UserRole
+from tongxin.areas.models import Level, Responsibility, Role
 from tongxin.demands import photos
 from tongxin.demands.models import (
     Attachment,
@@ -19,9 +20,12 @@ from tongxin.demands.models import (
     Demand,
     DemandEvent,
     EventKind,
+    Notification,
     State,
 )
 from tongxin.demands.testing import category
+from tongxin.testing import make_user
+from tongxin.workcal import calendar
 
 GPS_IFD = 0x8825
 TOKEN = "tok_" + "a" * 28
@@ -292,6 +296,22 @@ def test_it_reloads_the_extra_questions_when_the_category_changes(client, world)
         HTTP_HX_TARGET="extra-fields",
     )
     assert r.content.decode().strip() == ""
+
+
+def test_a_report_is_taken_in_a_fixed_number_of_queries(client, world, django_assert_num_queries):
+    secretary = make_user("sec_a", UserRole.COMMUNITY_WORKER, world.community_a, "书记甲")
+    Responsibility.objects.create(
+        area=world.community_a, user=secretary, role=Role.COMMUNITY_SECRETARY
+    )
+    data = report_data()
+    calendar.clear_cache()  # as in a new transaction
+    # The community; the category (read once: for its questions and its check); who is
+    # told (the community's chain). Then, in one transaction: the working calendar, the
+    # demand, its event, the message and its delivery. No place chosen: none read.
+    with django_assert_num_queries(10):
+        r = client.post(report_url(world), data)
+    assert r.status_code == 302
+    assert Notification.objects.get().user == secretary
 
 
 def test_the_page_needs_a_few_queries(client, world, django_assert_max_num_queries):

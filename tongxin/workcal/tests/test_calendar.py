@@ -7,6 +7,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 import time_machine
+from django.db import connection, transaction
 
 from tongxin.workcal import calendar
 from tongxin.workcal.calendar import (
@@ -218,11 +219,62 @@ def test_a_deadline_reads_the_table_once(django_assert_max_num_queries):
 
 
 def test_inside_a_transaction_the_table_is_read_fresh(django_assert_num_queries):
-    # Nothing cached here can outlive a rollback: even a write without signals shows.
+    # A bulk write sends no per-row signal; the queryset drops the transaction's table.
     assert is_workday(dt.date(2027, 1, 1))
     CalendarDay.objects.bulk_create([CalendarDay(date=dt.date(2027, 1, 1), kind=HOLIDAY)])
     with django_assert_num_queries(1):
         assert not is_workday(dt.date(2027, 1, 1))
+
+
+def test_a_transaction_reads_the_table_once(django_assert_num_queries):
+    # A deadline and its warning time (several functions) in one intake: one read.
+    with transaction.atomic(), django_assert_num_queries(1):
+        add_working_days(at(2026, 12, 1, 10), 3)
+        working_time_between(at(2026, 12, 1, 10), at(2026, 12, 4, 17, 30))
+        add_working_hours(at(2026, 12, 1, 10), 15)
+        assert is_workday(dt.date(2027, 1, 1))
+
+
+def test_a_write_in_the_transaction_shows_at_once(django_assert_num_queries):
+    with transaction.atomic():
+        assert is_workday(dt.date(2027, 1, 1))
+        day = entry(dt.date(2027, 1, 1), HOLIDAY, "元旦")
+        with django_assert_num_queries(1):
+            assert not is_workday(dt.date(2027, 1, 1))
+        CalendarDay.objects.filter(pk=day.pk).update(kind=WORKDAY)
+        assert is_workday(dt.date(2027, 1, 1))
+
+
+def test_a_rolled_back_savepoint_takes_its_table_along(django_assert_num_queries):
+    with transaction.atomic():
+        with pytest.raises(RuntimeError), transaction.atomic():
+            assert is_workday(dt.date(2027, 1, 1))
+            raise RuntimeError
+        with django_assert_num_queries(1):
+            assert is_workday(dt.date(2027, 1, 1))
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_next_transaction_reads_the_table_again(django_assert_num_queries):
+    # Another process's write sends no signal here (raw SQL stands in for it): a
+    # committed or rolled-back transaction's table is never used again.
+    with transaction.atomic():
+        assert is_workday(dt.date(2027, 1, 1))
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "INSERT INTO workcal_calendarday (date, kind, name, note) VALUES (%s, %s, '', '')",
+            [dt.date(2027, 1, 1), HOLIDAY],
+        )
+    with transaction.atomic(), django_assert_num_queries(1):
+        assert not is_workday(dt.date(2027, 1, 1))
+        assert not is_workday(dt.date(2027, 1, 1))
+    with pytest.raises(RuntimeError), transaction.atomic():
+        assert not is_workday(dt.date(2027, 1, 1))
+        raise RuntimeError
+    with connection.cursor() as cursor:
+        cursor.execute("DELETE FROM workcal_calendarday")
+    with transaction.atomic(), django_assert_num_queries(1):
+        assert is_workday(dt.date(2027, 1, 1))
 
 
 @pytest.mark.django_db(transaction=True)
