@@ -242,8 +242,9 @@ def main() -> int:
     parser.add_argument(
         "--reuse",
         action="store_true",
-        help="measure the demands already in the database (kept afterwards) instead of "
-        "generating new ones; with --data-dir for SQLite",
+        help="measure the demands already in the database instead of generating new ones "
+        "(an empty database is filled first); the data is kept afterwards; with --data-dir "
+        "for SQLite",
     )
     parser.add_argument("--data-dir", help="an existing SQLite data folder (kept)")
     parser.add_argument(
@@ -373,7 +374,7 @@ def main() -> int:
         print(f"\nwhere the time goes — {name}:")
         for line in where_time_goes(fn):
             print("  " + line)
-    if args.database_url and not reuse:
+    if args.database_url and not args.reuse:
         _clean_up()
     return 1 if failed else 0
 
