@@ -232,9 +232,10 @@ AXES_VERBOSE = False
 LOGGING["loggers"] = {"axes": {"level": "WARNING"}}
 FORMAT_MODULE_PATH = ["tongxin.formats"]
 
-# --- Cache (the API's rate limits) ----------------------------------------------
+# --- Cache (Open311's rate limits, the rollup's sums, the boards, kept pages) ----
 # A table in the database by default (``manage.py createcachetable`` makes it), Redis
-# when one is configured: several web workers then share one count.
+# when one is configured: several web workers share it either way. (The API's rate
+# counts are rows of their own, api.RateCount: one atomic upsert per request.)
 if REDIS_URL := os.environ.get("REDIS_URL"):
     CACHES = {
         "default": {
