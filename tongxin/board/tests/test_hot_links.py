@@ -394,4 +394,4 @@ def test_the_boards_briefs_take_four_queries_however_many_rows(world, django_ass
     hot.link_pending(now=now)
     with django_assert_num_queries(4):
         many = briefs()
-    assert [b.count for b in many] == [31] + [b.count for b in few][:4]
+    assert [b.count for b in many] == [31, *[b.count for b in few][:4]]
