@@ -12,11 +12,15 @@ escalated, returned, merged, withdrawn, rework).
 
 Every row is computed in Python with integer arithmetic (times are epoch seconds,
 formatted through two lookup tables) and written with the fastest bulk path of the
-database: ``COPY … FROM STDIN`` through psycopg 3 on PostgreSQL, ``executemany`` in
-one transaction on SQLite (``PRAGMA synchronous=OFF`` and ``foreign_keys=OFF`` only
-while it writes). Primary keys are assigned here; PostgreSQL's sequences are moved
-past them afterwards. No model is instantiated per row and no working-day calendar
-is consulted: a working day is taken as 7/5 calendar days, a working hour as 3 hours.
+database: ``COPY … FROM STDIN`` through psycopg 3 on PostgreSQL, ``executemany`` of
+many-row ``INSERT``s on SQLite (``PRAGMA synchronous=OFF`` and ``foreign_keys=OFF``
+only while it writes), 20,000 demands per transaction. The demands are made by one
+process per CPU (``BENCH_GEN_PROCESSES``) taking chunks in turns: the random
+generator's state goes round with the work, so the rows are the same, id for id,
+whatever the number of processes (see :func:`_run_chunks`). Primary keys are assigned
+here; PostgreSQL's sequences are moved past them afterwards. No model is instantiated
+per row and no working-day calendar is consulted: a working day is taken as 7/5
+calendar days, a working hour as 3 hours.
 
 The module is used by ``bench/run.py``; run alone it builds into a fresh SQLite file
 (or the empty PostgreSQL database given) and prints the rates.
@@ -32,6 +36,7 @@ import sys
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from itertools import chain
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -43,6 +48,7 @@ PEOPLE_PER_HOUSEHOLD = 2.6
 HOUSEHOLDS_PER_BUILDING = 60
 MONTHS = 36
 CHUNK = 20_000  # demands per bulk write
+MAINTENANCE_WORK_MEM = "512MB"  # PostgreSQL, per connection building indexes
 PASSWORD = "Bench@2026"
 
 _B32 = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
@@ -141,6 +147,17 @@ class Clock:
         d, r = divmod(t, 86400)
         return self.days[d - self.first_day] + self.hms[r]
 
+    def function(self) -> Callable[[int | None], str | None]:
+        """The same as a plain function (a call to it costs half a call of the object)."""
+        days, hms, first = self.days, self.hms, self.first_day
+
+        def clock(t: int | None) -> str | None:
+            if t is None:
+                return None
+            return days[t // 86400 - first] + hms[t % 86400]
+
+        return clock
+
 
 @dataclass
 class Writer:
@@ -207,14 +224,25 @@ class Writer:
                         copy.write_row(row)
                         n += 1
         else:
-            marks = ", ".join("?" * len(self.all_columns))
+            # Many rows per INSERT (VALUES (…), (…), …, at most 999 parameters): a third
+            # less work per row than one statement per row.
+            one = "(" + ", ".join("?" * len(self.all_columns)) + ")"
             if fill:
                 rows = [row + fill for row in rows]
             elif not isinstance(rows, list):
                 rows = list(rows)
             n = len(rows)
+            k = max(1, 999 // len(self.all_columns))
+            whole = n - n % k
             cur = self.raw.cursor()
-            cur.executemany(f'INSERT INTO "{table}" ({cols}) VALUES ({marks})', rows)
+            if whole:
+                flat = chain.from_iterable
+                cur.executemany(
+                    f'INSERT INTO "{table}" ({cols}) VALUES ' + ", ".join([one] * k),
+                    [tuple(flat(rows[i : i + k])) for i in range(0, whole, k)],
+                )
+            if whole < n:
+                cur.executemany(f'INSERT INTO "{table}" ({cols}) VALUES {one}', rows[whole:])
             cur.close()
         self.rows_written += n
 
@@ -247,7 +275,7 @@ class District:
 
 def _bulk_session(vendor: str):
     """The raw connection, ready for a long bulk write; returns a function that undoes
-    the SQLite pragmas."""
+    the settings."""
     from django.db import connection
 
     connection.ensure_connection()
@@ -263,20 +291,32 @@ def _bulk_session(vendor: str):
             raw.execute("PRAGMA cache_size=-2000")
 
         return raw, restore
-    return raw, lambda: None
+    # PostgreSQL: a commit does not wait for its WAL to reach the disk (the WAL writer
+    # flushes it a moment later); the SQLite counterpart of synchronous=OFF above.
+    with raw.cursor() as cur:
+        cur.execute("SET synchronous_commit = off")
+
+    def restore_pg() -> None:
+        with raw.cursor() as cur:
+            cur.execute("RESET synchronous_commit")
+
+    return raw, restore_pg
 
 
 class IndexesDropped:
     """Drop a table's secondary indexes for a bulk load and build them again after it
     (one sort each instead of a B-tree insert per row). Indexes that back a constraint
-    (primary key, UNIQUE) stay. The rebuild is part of the time measured. On
-    PostgreSQL the deferred foreign-key triggers are skipped while loading
-    (``session_replication_role = replica``): the generator writes consistent ids, and
-    :func:`check_foreign_keys` verifies them afterwards with one join per key."""
+    (primary key, UNIQUE) stay. The rebuild is part of the time measured and uses every
+    CPU (:func:`processes`): on PostgreSQL the indexes are built several at a time, one
+    per connection, the biggest tables' first; on SQLite (one writer) the sorts of
+    ``CREATE INDEX`` get helper threads (``PRAGMA threads``). On PostgreSQL the deferred
+    foreign-key triggers are skipped while loading (``session_replication_role =
+    replica``): the generator writes consistent ids, and :func:`check_foreign_keys`
+    verifies them afterwards with one join per key."""
 
     def __init__(self, models: Sequence[type], drop: bool = True) -> None:
         self.tables = [m._meta.db_table for m in models] if drop else []
-        self.saved: list[str] = []
+        self.saved: list[tuple[str, str]] = []  # (table, CREATE INDEX …)
 
     def __enter__(self) -> IndexesDropped:
         from django.db import connection
@@ -297,7 +337,7 @@ class IndexesDropped:
                         [table],
                     )
                 for name, sql in cursor.fetchall():
-                    self.saved.append(sql)
+                    self.saved.append((table, sql))
                     cursor.execute(f'DROP INDEX "{name}"')
             if connection.vendor == "postgresql":
                 cursor.execute("SET session_replication_role = replica")
@@ -306,12 +346,75 @@ class IndexesDropped:
     def __exit__(self, *exc) -> None:
         from django.db import connection
 
+        n = processes()
         with connection.cursor() as cursor:
-            if connection.vendor == "postgresql":
-                cursor.execute("SET session_replication_role = DEFAULT")
-                cursor.execute("SET maintenance_work_mem = '512MB'")
-            for sql in self.saved:
-                cursor.execute(sql)
+            if connection.vendor != "postgresql":
+                # One sorter thread per other CPU; the sorts in runs of a few MB
+                # (cache_size), so that the helper threads get work (one run that fits
+                # in memory is sorted by this thread alone).
+                cursor.execute("PRAGMA cache_size")
+                cache = cursor.fetchone()[0]
+                cursor.execute(f"PRAGMA threads = {n - 1}")
+                cursor.execute("PRAGMA cache_size = -2000")
+                try:
+                    for _table, sql in self.saved:
+                        cursor.execute(sql)
+                finally:
+                    cursor.execute("PRAGMA threads = 0")
+                    cursor.execute(f"PRAGMA cache_size = {cache}")
+                return
+            cursor.execute("SET session_replication_role = DEFAULT")
+            cursor.execute(f"SET maintenance_work_mem = '{MAINTENANCE_WORK_MEM}'")
+            sizes = {}
+            for table in {t for t, _sql in self.saved}:
+                cursor.execute("SELECT pg_relation_size(%s::regclass)", [f'"{table}"'])
+                sizes[table] = cursor.fetchone()[0]
+            # Longest first (the biggest table, the widest keys), so the last to finish
+            # are short ones.
+            todo = sorted(self.saved, key=lambda ts: (-sizes[ts[0]], -ts[1].count(",")))
+            self._build(cursor.execute, [sql for _table, sql in todo], n)
+
+    @staticmethod
+    def _build(execute: Callable[[str], object], todo: list[str], n: int) -> None:
+        """PostgreSQL: the ``CREATE INDEX`` statements on ``n`` connections at once (this
+        one and ``n - 1`` more; builds on one table only share a lock)."""
+        import threading
+
+        import psycopg
+        from django.db import connection
+
+        lock = threading.Lock()
+        failed: list[BaseException] = []
+
+        def run(execute: Callable[[str], object]) -> None:
+            while True:
+                with lock:
+                    if not todo or failed:
+                        return
+                    sql = todo.pop(0)
+                try:
+                    execute(sql)
+                except BaseException as e:
+                    with lock:
+                        failed.append(e)
+                    return
+
+        others, threads = [], []
+        try:
+            for _ in range(min(n, len(todo)) - 1):
+                other = psycopg.connect(**connection.get_connection_params(), autocommit=True)
+                others.append(other)
+                other.execute(f"SET maintenance_work_mem = '{MAINTENANCE_WORK_MEM}'")
+                threads.append(threading.Thread(target=run, args=(other.execute,)))
+                threads[-1].start()
+            run(execute)
+        finally:
+            for thread in threads:
+                thread.join()
+            for other in others:
+                other.close()
+        if failed:
+            raise failed[0]
 
 
 def check_foreign_keys(models: Sequence[type]) -> int:
@@ -642,6 +745,7 @@ class DemandStats:
     events: int = 0
     seconds: float = 0.0
     by_state: dict[str, int] = field(default_factory=dict)
+    phases: dict[str, float] = field(default_factory=dict)
 
     @property
     def rate(self) -> float:
@@ -701,6 +805,216 @@ EVENT_COLUMNS = (
 )
 
 
+def processes() -> int:
+    """How many processes build and write the demands: ``BENCH_GEN_PROCESSES``, by
+    default one per CPU (at most 4); 1 does it all in this process."""
+    default = min(os.cpu_count() or 1, 4)
+    return max(1, int(os.environ.get("BENCH_GEN_PROCESSES") or default))
+
+
+@dataclass
+class _Ring:
+    """One process's two ends of the ring the chunks go round: the baton (the random
+    generator's state and the next event id) comes from the previous process and goes
+    on to the next one as soon as a chunk's rows are built, before they are written."""
+
+    take: object  # multiprocessing Connection (receiving end)
+    give: object  # multiprocessing Connection (sending end)
+    check: Callable[[], None]  # raises when a partner process is gone
+
+    def get(self) -> tuple:
+        while not self.take.poll(0.5):
+            self.check()
+        return self.take.recv()
+
+    def put(self, baton: tuple) -> None:
+        self.give.send(baton)
+
+
+def _run_chunks(
+    me: int,
+    procs: int,
+    chunks: Sequence[tuple[int, int]],
+    make_chunk: Callable[[int, int, int], tuple[list, list, int]],
+    rng: random.Random,
+    event_pk: int,
+    write: Callable[[list, list], None],
+    ring: _Ring | None,
+    progress: Callable[[int, int], None] | None = None,
+) -> dict[str, float]:
+    """Process ``me`` of ``procs``: chunks ``me``, ``me + procs``, … Each starts from the
+    random state and event id the previous chunk ended with, so the rows are the same,
+    id for id, whatever the number of processes; only the building of rows is taken in
+    turns, the writing of one chunk overlaps the building and writing of the next."""
+    times = {"rows": 0.0, "write": 0.0, "wait": 0.0}
+    for i in range(me, len(chunks), procs):
+        t0 = time.perf_counter()
+        if ring is not None and i > 0:
+            event_pk, state = ring.get()
+            rng.setstate(state)
+        t1 = time.perf_counter()
+        made, size = chunks[i]
+        drows, erows, event_pk = make_chunk(made, size, event_pk)
+        if ring is not None and i + 1 < len(chunks):
+            ring.put((event_pk, rng.getstate()))
+        t2 = time.perf_counter()
+        write(drows, erows)
+        t3 = time.perf_counter()
+        times["wait"] += t1 - t0
+        times["rows"] += t2 - t1
+        times["write"] += t3 - t2
+        if progress:
+            progress(made + size, event_pk)
+    return times
+
+
+class _Helpers:
+    """Processes 1 … ``procs - 1`` of the ring, forked from this one (the rows are built
+    by the code already loaded; nothing is pickled but the baton and a small result).
+    Each writes on a connection of its own: on PostgreSQL straight into the tables (COPY
+    from several sessions at once); on SQLite, which has one writer per database, into
+    a scratch database file next to the main one (same table definitions, no secondary
+    indexes), which :meth:`merge` copies into the main database with one
+    ``INSERT … SELECT`` per table — far cheaper than binding every row from Python
+    again. The scratch files are removed by :meth:`close`."""
+
+    def __init__(self, procs: int, vendor: str, models: Sequence[type], target) -> None:
+        import multiprocessing as mp
+        import sqlite3
+        import tempfile
+
+        from django.db import connection
+
+        ctx = mp.get_context("fork")
+        self.models = models
+        self.scratch: list[str] = []
+        self.workers: list = []
+        self.results_in: list = []
+        self.done: dict[int, dict] = {}
+        self.pipes = [ctx.Pipe(duplex=False) for _ in range(procs)]  # [k]: k → k + 1
+        parent = os.getpid()
+
+        def parent_alive() -> None:
+            if os.getppid() != parent:
+                raise RuntimeError("the generating process is gone")
+
+        if vendor == "postgresql":
+            params = connection.get_connection_params()
+        else:
+            folder = Path(connection.settings_dict["NAME"]).parent
+            with connection.cursor() as cursor:
+                schema = []
+                for model in models:
+                    cursor.execute(
+                        "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = %s",
+                        [model._meta.db_table],
+                    )
+                    schema.append(cursor.fetchone()[0])
+            for _ in range(1, procs):
+                fd, path = tempfile.mkstemp(prefix="bench-chunks-", suffix=".sqlite3", dir=folder)
+                os.close(fd)
+                self.scratch.append(path)
+                con = sqlite3.connect(path)
+                for sql in schema:
+                    con.execute(sql)
+                con.commit()
+                con.close()
+
+        def open_raw(me: int):
+            if vendor == "postgresql":
+                import psycopg
+
+                raw = psycopg.connect(**params)
+                raw.execute("SET session_replication_role = replica")
+                raw.execute("SET synchronous_commit = off")
+                raw.commit()
+                return raw
+            raw = sqlite3.connect(self.scratch[me - 1])
+            raw.execute("PRAGMA journal_mode=OFF")
+            raw.execute("PRAGMA synchronous=OFF")
+            raw.execute("PRAGMA cache_size=-100000")
+            return raw
+
+        def child(me: int, ring: _Ring, result) -> None:
+            try:
+                raw = open_raw(me)
+                out = target(me, ring, raw)
+                raw.close()
+                result.send(("ok", out))
+            except BaseException:
+                import traceback
+
+                result.send(("error", traceback.format_exc()))
+
+        try:
+            for me in range(1, procs):
+                take, give = ctx.Pipe(duplex=False)
+                ring = _Ring(self.pipes[me - 1][0], self.pipes[me][1], parent_alive)
+                proc = ctx.Process(target=child, args=(me, ring, give), daemon=True)
+                proc.start()
+                self.workers.append(proc)
+                self.results_in.append(take)
+        except BaseException:
+            self.close()
+            raise
+
+    def ring(self, me: int) -> _Ring:
+        return _Ring(self.pipes[me - 1][0], self.pipes[me][1], self.check)
+
+    def _result(self, i: int) -> bool:
+        """Whether helper ``i`` has sent its result (raises the error it sent)."""
+        if i in self.done:
+            return True
+        if not self.results_in[i].poll():
+            return False
+        kind, value = self.results_in[i].recv()
+        if kind == "error":
+            raise RuntimeError(f"generating process {i + 1} failed:\n{value}")
+        self.done[i] = value
+        return True
+
+    def check(self) -> None:
+        for i, proc in enumerate(self.workers):
+            if not proc.is_alive() and not self._result(i):
+                raise RuntimeError(f"generating process {i + 1} died ({proc.exitcode})")
+
+    def results(self) -> list[dict]:
+        """Each helper's result, once it has written its last chunk."""
+        for i, proc in enumerate(self.workers):
+            while not self._result(i):
+                self.results_in[i].poll(0.5)
+                self.check()
+            proc.join()
+        return [self.done[i] for i in range(len(self.workers))]
+
+    def merge(self, raw) -> None:
+        """SQLite: the helpers' rows into the main database (ids are final already)."""
+        from django.db import transaction
+
+        for path in self.scratch:
+            raw.execute("ATTACH DATABASE ? AS bench_chunks", (path,))
+            try:
+                with transaction.atomic():
+                    for model in self.models:
+                        table = model._meta.db_table
+                        raw.execute(
+                            f'INSERT INTO main."{table}" SELECT * FROM bench_chunks."{table}"'
+                        )
+            finally:
+                raw.execute("DETACH DATABASE bench_chunks")
+
+    def close(self) -> None:
+        for proc in self.workers:
+            if proc.is_alive():
+                proc.terminate()
+            proc.join()
+        for path in self.scratch:
+            for p in (path, path + "-journal"):
+                if os.path.exists(p):
+                    os.remove(p)
+        self.scratch = []
+
+
 def add_demands(
     district: District,
     count: int,
@@ -725,7 +1039,7 @@ def add_demands(
     now = now or dt.datetime.now(dt.UTC)
     now_t = int(now.timestamp())
     span = MONTHS * 30 * 86400
-    clock = Clock(now_t - span - 86400, now_t + 120 * 86400, vendor)
+    clock = Clock(now_t - span - 86400, now_t + 120 * 86400, vendor).function()
     first_pk = _next_pk(Demand)
     event_pk = _next_pk(DemandEvent)
     rng = random.Random(seed + first_pk)
@@ -751,304 +1065,255 @@ def add_demands(
     tier_json = {t: json.dumps({"tier": t}) for t in (2, 3, 4)}
     street_name = {s: f"第{i + 1}街道" for i, s in enumerate(district.streets)}
     to_json = {pk: json.dumps({"to": name}) for c in comms for pk, name in c.workers}
+    # The texts that depend on the worker or the community, made once, not per row.
+    claimed_text = {pk: f"{name} 已接单，正在办理。" for c in comms for pk, name in c.workers}
+    escalated_text = {
+        (c.pk, up): f"超过办理时限，已升级为{TIER_LABELS[up]}（{where}）。"
+        for c in comms
+        for up, where in ((2, c.name), (3, street_name[c.street]), (4, "同心区"))
+    }
     true, false = True, False
-    stats = DemandStats()
-    started = time.perf_counter()
-    dw = Writer(Demand, DEMAND_COLUMNS, vendor, None)
-    ew = Writer(DemandEvent, EVENT_COLUMNS, vendor, None)
-    raw, restore = _bulk_session(vendor)
-    dw.raw = ew.raw = raw
-    drop = os.environ.get("BENCH_DROP_INDEXES", "sqlite,postgresql").split(",")
-    dropped = IndexesDropped([Demand, DemandEvent], drop=vendor in drop).__enter__()
     by_state: dict[str, int] = {}
-    made = 0
-    try:
-        while made < count:
-            size = min(CHUNK, count - made)
-            picks_c = rng.choices(comms, weights=comm_weights, k=size)
-            picks_k = rng.choices(categories, weights=cat_weights, k=size)
-            picks_ch = rng.choices(channels, weights=channel_weights, k=size)
-            drows: list[tuple] = []
-            erows: list[tuple] = []
-            ev = erows.append
-            for j in range(size):
-                pk = first_pk + made + j
-                comm = picks_c[j]
-                cat_pk, limit, needs_extra = picks_k[j]
-                channel = picks_ch[j]
-                # Over 36 months, somewhat busier lately; oldest first.
-                age = int(span * (1.0 - (start + made + j + rand()) / total) ** 1.2)
-                created = now_t - age
-                deadline = created + limit
-                warn = created + limit * 3 // 4
-                worker, worker_name = comm.workers[int(rand() * 3)]
-                secretary = comm.workers[0][0]
-                u = rand()
-                tier = 1
-                handler = None
-                first_response = resolved = closed = None
-                on_time = None
-                satisfaction = rating = answer = ""
-                merged_into = None
-                postponed = false
-                rework = 0
-                if age < 2 * limit and u < 0.6:
-                    state = ("submitted", "dispatched", "accepted", "in_progress")[int(rand() * 4)]
-                elif u < 0.012:
-                    state = "in_progress"  # long overdue: gone up to the dispatch meeting
-                    tier = 4
-                elif u < 0.02:
-                    state = "returned"
-                elif u < 0.04:
-                    state = "merged"
-                    merged_into = pk - 1 if pk > 1 else None
-                elif u < 0.055:
-                    state = "withdrawn"
-                elif u < 0.06:
-                    state = "in_progress"
-                    postponed = true  # 缓办
-                elif u < 0.20:
-                    state = "resolved"
-                else:
-                    state = "closed"
-                open_ = state in ("submitted", "dispatched", "accepted", "in_progress", "returned")
-                if open_ and tier < 4 and not postponed and deadline <= now_t:
-                    tier = 4  # the sweep has moved it up to the dispatch meeting
-                elif tier == 1 and rand() < 0.12 and state not in ("submitted", "returned"):
-                    tier = 2 if rand() < 0.8 else 3
-                # -- events, as the actions write them --
-                t = created
-                actor = None if channel in ("web", "open311", "wish_wall") else worker
+
+    def make_chunk(made: int, size: int, event_pk: int) -> tuple[list, list, int]:
+        """Demands ``made`` … ``made + size - 1`` of this call and their events (ids from
+        ``event_pk``), drawn from ``rng`` where the previous chunk left it."""
+        picks_c = rng.choices(comms, weights=comm_weights, k=size)
+        picks_k = rng.choices(categories, weights=cat_weights, k=size)
+        picks_ch = rng.choices(channels, weights=channel_weights, k=size)
+        drows: list[tuple] = []
+        erows: list[tuple] = []
+        ev = erows.append
+        for j in range(size):
+            pk = first_pk + made + j
+            comm = picks_c[j]
+            cat_pk, limit, needs_extra = picks_k[j]
+            channel = picks_ch[j]
+            # Over 36 months, somewhat busier lately; oldest first.
+            age = int(span * (1.0 - (start + made + j + rand()) / total) ** 1.2)
+            created = now_t - age
+            deadline = created + limit
+            warn = created + limit * 3 // 4
+            worker, _worker_name = comm.workers[int(rand() * 3)]
+            secretary = comm.workers[0][0]
+            u = rand()
+            tier = 1
+            handler = None
+            first_response = resolved = closed = None
+            on_time = None
+            satisfaction = rating = answer = ""
+            merged_into = None
+            postponed = false
+            rework = 0
+            if age < 2 * limit and u < 0.6:
+                state = ("submitted", "dispatched", "accepted", "in_progress")[int(rand() * 4)]
+            elif u < 0.012:
+                state = "in_progress"  # long overdue: gone up to the dispatch meeting
+                tier = 4
+            elif u < 0.02:
+                state = "returned"
+            elif u < 0.04:
+                state = "merged"
+                merged_into = pk - 1 if pk > 1 else None
+            elif u < 0.055:
+                state = "withdrawn"
+            elif u < 0.06:
+                state = "in_progress"
+                postponed = true  # 缓办
+            elif u < 0.20:
+                state = "resolved"
+            else:
+                state = "closed"
+            open_ = state in ("submitted", "dispatched", "accepted", "in_progress", "returned")
+            if open_ and tier < 4 and not postponed and deadline <= now_t:
+                tier = 4  # the sweep has moved it up to the dispatch meeting
+            elif tier == 1 and rand() < 0.12 and state not in ("submitted", "returned"):
+                tier = 2 if rand() < 0.8 else 3
+            # -- events, as the actions write them --
+            t = created
+            actor = None if channel in ("web", "open311", "wish_wall") else worker
+            ev(
+                (
+                    event_pk,
+                    pk,
+                    clock(t),
+                    "submitted",
+                    actor,
+                    true,
+                    pub_submitted[channel],
+                    "submitted",
+                    1,
+                    "{}",
+                )
+            )
+            event_pk += 1
+            if state not in ("submitted", "withdrawn", "merged") or rand() < 0.5:
+                t += 600 + int(rand() * 14400)
+                first_response = t
                 ev(
                     (
                         event_pk,
                         pk,
                         clock(t),
-                        "submitted",
-                        actor,
+                        "dispatched",
+                        secretary,
+                        false,
+                        "",
+                        "dispatched",
+                        1,
+                        to_json[worker],
+                    )
+                )
+                ev(
+                    (
+                        event_pk + 1,
+                        pk,
+                        clock(t),
+                        "dispatched",
+                        secretary,
                         true,
-                        pub_submitted[channel],
-                        "submitted",
+                        "社区已派单（承办人），正在安排办理。",
+                        "dispatched",
                         1,
                         "{}",
                     )
                 )
-                event_pk += 1
-                if state not in ("submitted", "withdrawn", "merged") or rand() < 0.5:
-                    t += 600 + int(rand() * 14400)
-                    first_response = t
+                event_pk += 2
+                handler = worker
+                if state not in ("dispatched",):
+                    t += 300 + int(rand() * 7200)
                     ev(
                         (
                             event_pk,
                             pk,
                             clock(t),
-                            "dispatched",
-                            secretary,
-                            false,
-                            "",
-                            "dispatched",
-                            1,
-                            to_json[worker],
-                        )
-                    )
-                    ev(
-                        (
-                            event_pk + 1,
-                            pk,
-                            clock(t),
-                            "dispatched",
-                            secretary,
+                            "claimed",
+                            worker,
                             true,
-                            "社区已派单（承办人），正在安排办理。",
-                            "dispatched",
+                            claimed_text[worker],
+                            "accepted",
                             1,
                             "{}",
                         )
                     )
-                    event_pk += 2
-                    handler = worker
-                    if state not in ("dispatched",):
-                        t += 300 + int(rand() * 7200)
+                    event_pk += 1
+                    if state not in ("accepted",):
+                        t += 600 + int(rand() * 3600)
                         ev(
                             (
                                 event_pk,
                                 pk,
                                 clock(t),
-                                "claimed",
+                                "started",
                                 worker,
-                                true,
-                                f"{worker_name} 已接单，正在办理。",
-                                "accepted",
+                                false,
+                                "",
+                                "in_progress",
                                 1,
                                 "{}",
                             )
                         )
                         event_pk += 1
-                        if state not in ("accepted",):
-                            t += 600 + int(rand() * 3600)
-                            ev(
-                                (
-                                    event_pk,
-                                    pk,
-                                    clock(t),
-                                    "started",
-                                    worker,
-                                    false,
-                                    "",
-                                    "in_progress",
-                                    1,
-                                    "{}",
-                                )
-                            )
-                            event_pk += 1
-                for up in range(2, tier + 1):
-                    t_up = min(created + limit * (up - 1), now_t - 60)
-                    where = (
-                        comm.name
-                        if up == 2
-                        else (street_name[comm.street] if up == 3 else "同心区")
+            for up in range(2, tier + 1):
+                t_up = min(created + limit * (up - 1), now_t - 60)
+                ev(
+                    (
+                        event_pk,
+                        pk,
+                        clock(t_up),
+                        "escalated",
+                        None,
+                        true,
+                        escalated_text[comm.pk, up],
+                        "dispatched",
+                        up,
+                        tier_json[up],
                     )
+                )
+                event_pk += 1
+                t = max(t, t_up)
+            if tier == 4 and open_:
+                deadline = now_t + 86400 * (1 + int(rand() * 20))
+                warn = deadline - 86400
+            if state == "returned":
+                ev(
+                    (
+                        event_pk,
+                        pk,
+                        clock(t + 3600),
+                        "returned",
+                        worker,
+                        false,
+                        "不属于本网格，请重新派单。",
+                        "returned",
+                        tier,
+                        "{}",
+                    )
+                )
+                event_pk += 1
+                handler = None
+            elif state == "merged":
+                ev(
+                    (
+                        event_pk,
+                        pk,
+                        clock(t + 1800),
+                        "merged",
+                        secretary,
+                        true,
+                        "与同类诉求合并办理，办理结果将一并答复您。",
+                        "merged",
+                        tier,
+                        json.dumps({"into": merged_into}),
+                    )
+                )
+                event_pk += 1
+            elif state == "withdrawn":
+                ev(
+                    (
+                        event_pk,
+                        pk,
+                        clock(t + 1800),
+                        "withdrawn",
+                        None,
+                        true,
+                        "反映人撤回了诉求。",
+                        "withdrawn",
+                        tier,
+                        "{}",
+                    )
+                )
+                event_pk += 1
+            elif postponed:
+                ev(
+                    (
+                        event_pk,
+                        pk,
+                        clock(t + 3600),
+                        "postponed",
+                        secretary,
+                        false,
+                        "需待资金落实后办理。",
+                        "in_progress",
+                        tier,
+                        "{}",
+                    )
+                )
+                event_pk += 1
+            elif state in ("resolved", "closed"):
+                took = int(limit * (0.1 + 1.2 * rand() ** 1.5))
+                resolved = min(created + took, now_t - 60)
+                resolved = max(resolved, t + 60) if t + 60 < now_t else resolved
+                on_time = resolved <= deadline
+                answer = ANSWERS[pk % 3]
+                if state == "closed" and rand() < 0.03:
+                    # Rework: the first answer was not good enough (返工).
+                    rework = 1
                     ev(
                         (
                             event_pk,
                             pk,
-                            clock(t_up),
-                            "escalated",
-                            None,
-                            true,
-                            f"超过办理时限，已升级为{TIER_LABELS[up]}（{where}）。",
-                            "dispatched",
-                            up,
-                            tier_json[up],
-                        )
-                    )
-                    event_pk += 1
-                    t = max(t, t_up)
-                if tier == 4 and open_:
-                    deadline = now_t + 86400 * (1 + int(rand() * 20))
-                    warn = deadline - 86400
-                if state == "returned":
-                    ev(
-                        (
-                            event_pk,
-                            pk,
-                            clock(t + 3600),
-                            "returned",
-                            worker,
-                            false,
-                            "不属于本网格，请重新派单。",
-                            "returned",
-                            tier,
-                            "{}",
-                        )
-                    )
-                    event_pk += 1
-                    handler = None
-                elif state == "merged":
-                    ev(
-                        (
-                            event_pk,
-                            pk,
-                            clock(t + 1800),
-                            "merged",
-                            secretary,
-                            true,
-                            "与同类诉求合并办理，办理结果将一并答复您。",
-                            "merged",
-                            tier,
-                            json.dumps({"into": merged_into}),
-                        )
-                    )
-                    event_pk += 1
-                elif state == "withdrawn":
-                    ev(
-                        (
-                            event_pk,
-                            pk,
-                            clock(t + 1800),
-                            "withdrawn",
-                            None,
-                            true,
-                            "反映人撤回了诉求。",
-                            "withdrawn",
-                            tier,
-                            "{}",
-                        )
-                    )
-                    event_pk += 1
-                elif postponed:
-                    ev(
-                        (
-                            event_pk,
-                            pk,
-                            clock(t + 3600),
-                            "postponed",
-                            secretary,
-                            false,
-                            "需待资金落实后办理。",
-                            "in_progress",
-                            tier,
-                            "{}",
-                        )
-                    )
-                    event_pk += 1
-                elif state in ("resolved", "closed"):
-                    took = int(limit * (0.1 + 1.2 * rand() ** 1.5))
-                    resolved = min(created + took, now_t - 60)
-                    resolved = max(resolved, t + 60) if t + 60 < now_t else resolved
-                    on_time = resolved <= deadline
-                    answer = ANSWERS[pk % 3]
-                    if state == "closed" and rand() < 0.03:
-                        # Rework: the first answer was not good enough (返工).
-                        rework = 1
-                        ev(
-                            (
-                                event_pk,
-                                pk,
-                                clock(resolved - 7200),
-                                "resolved",
-                                worker,
-                                true,
-                                answer,
-                                "resolved",
-                                tier,
-                                "{}",
-                            )
-                        )
-                        ev(
-                            (
-                                event_pk + 1,
-                                pk,
-                                clock(resolved - 3600),
-                                "visited",
-                                secretary,
-                                false,
-                                "不满意",
-                                "accepted",
-                                tier,
-                                sat_json["dissatisfied"],
-                            )
-                        )
-                        ev(
-                            (
-                                event_pk + 2,
-                                pk,
-                                clock(resolved - 3600),
-                                "reopened",
-                                secretary,
-                                true,
-                                "回访不满意，已重新办理。",
-                                "accepted",
-                                tier,
-                                "{}",
-                            )
-                        )
-                        event_pk += 3
-                    ev(
-                        (
-                            event_pk,
-                            pk,
-                            clock(resolved),
+                            clock(resolved - 7200),
                             "resolved",
                             worker,
                             true,
@@ -1058,132 +1323,252 @@ def add_demands(
                             "{}",
                         )
                     )
-                    event_pk += 1
-                    if state == "closed":
-                        closed = min(resolved + 3600 + int(rand() * 172800), now_t)
-                        v = rand()
-                        satisfaction = (
-                            "satisfied" if v < 0.86 else ("basically" if v < 0.97 else "")
+                    ev(
+                        (
+                            event_pk + 1,
+                            pk,
+                            clock(resolved - 3600),
+                            "visited",
+                            secretary,
+                            false,
+                            "不满意",
+                            "accepted",
+                            tier,
+                            sat_json["dissatisfied"],
                         )
-                        if not satisfaction:
-                            satisfaction = "basically"
-                        ev(
-                            (
-                                event_pk,
-                                pk,
-                                clock(closed),
-                                "visited",
-                                secretary,
-                                false,
-                                SATISFACTION_LABELS[satisfaction],
-                                "closed",
-                                tier,
-                                sat_json[satisfaction],
-                            )
+                    )
+                    ev(
+                        (
+                            event_pk + 2,
+                            pk,
+                            clock(resolved - 3600),
+                            "reopened",
+                            secretary,
+                            true,
+                            "回访不满意，已重新办理。",
+                            "accepted",
+                            tier,
+                            "{}",
                         )
-                        event_pk += 1
-                    if rand() < 0.2:
-                        v = rand()
-                        rating = (
-                            "satisfied"
-                            if v < 0.8
-                            else ("basically" if v < 0.95 else "dissatisfied")
-                        )
-                        ev(
-                            (
-                                event_pk,
-                                pk,
-                                clock(min((closed or resolved) + 86400, now_t)),
-                                "rated",
-                                None,
-                                true,
-                                SATISFACTION_LABELS[rating],
-                                state,
-                                tier,
-                                sat_json[rating],
-                            )
-                        )
-                        event_pk += 1
-                if tier > 1 and open_ and state != "returned":
-                    handler = district.district_user if tier == 4 else handler
-                title_i = pk % len(TITLES)
-                r = rand()
-                if r < 0.45:
-                    lo, hi = comm.residents
-                    reporter = lo + int(rand() * (hi - lo)) if hi > lo else None
-                    reporter_name, anonymous = "", false
-                elif r < 0.9:
-                    reporter, reporter_name, anonymous = None, "居民", false
-                else:
-                    reporter, reporter_name, anonymous = None, "", true
-                a = rand()
-                if a < 0.7:
-                    lo, hi = comm.buildings
-                    area = lo + int(rand() * (hi - lo))
-                elif a < 0.9:
-                    area = comm.estates[int(rand() * len(comm.estates))]
-                else:
-                    area = comm.pk
-                drows.append(
+                    )
+                    event_pk += 3
+                ev(
                     (
+                        event_pk,
                         pk,
-                        tracking_code(pk),
-                        None,
-                        area,
-                        comm.pk,
-                        "",
-                        cat_pk,
-                        TITLES[title_i],
-                        descriptions[title_i],
-                        '{"facility": "路灯"}' if needs_extra else "{}",
-                        channel,
-                        reporter,
-                        reporter_name,
-                        "",
-                        anonymous,
-                        actor,
-                        state,
-                        tier,
-                        handler,
-                        None,
-                        None,
-                        false,
-                        merged_into,
-                        clock(created),
-                        clock(created if tier == 1 else t),
-                        clock(warn),
-                        clock(deadline),
-                        clock(created + limit),
-                        clock(first_response),
                         clock(resolved),
-                        on_time,
-                        clock(closed),
-                        postponed,
+                        "resolved",
+                        worker,
+                        true,
                         answer,
-                        satisfaction,
-                        rating,
-                        rework,
+                        "resolved",
+                        tier,
+                        "{}",
                     )
                 )
-                by_state[state] = by_state.get(state, 0) + 1
-            with transaction.atomic():
-                dw.write(drows)
-                ew.write(erows)
-            made += size
-            if made % 200_000 < CHUNK or made == count:
-                el = time.perf_counter() - started
-                log(
-                    f"  {made:,} demands, {ew.rows_written:,} events: {made / el:,.0f} demands/s",
+                event_pk += 1
+                if state == "closed":
+                    closed = min(resolved + 3600 + int(rand() * 172800), now_t)
+                    v = rand()
+                    satisfaction = "satisfied" if v < 0.86 else ("basically" if v < 0.97 else "")
+                    if not satisfaction:
+                        satisfaction = "basically"
+                    ev(
+                        (
+                            event_pk,
+                            pk,
+                            clock(closed),
+                            "visited",
+                            secretary,
+                            false,
+                            SATISFACTION_LABELS[satisfaction],
+                            "closed",
+                            tier,
+                            sat_json[satisfaction],
+                        )
+                    )
+                    event_pk += 1
+                if rand() < 0.2:
+                    v = rand()
+                    rating = (
+                        "satisfied" if v < 0.8 else ("basically" if v < 0.95 else "dissatisfied")
+                    )
+                    ev(
+                        (
+                            event_pk,
+                            pk,
+                            clock(min((closed or resolved) + 86400, now_t)),
+                            "rated",
+                            None,
+                            true,
+                            SATISFACTION_LABELS[rating],
+                            state,
+                            tier,
+                            sat_json[rating],
+                        )
+                    )
+                    event_pk += 1
+            if tier > 1 and open_ and state != "returned":
+                handler = district.district_user if tier == 4 else handler
+            title_i = pk % len(TITLES)
+            r = rand()
+            if r < 0.45:
+                lo, hi = comm.residents
+                reporter = lo + int(rand() * (hi - lo)) if hi > lo else None
+                reporter_name, anonymous = "", false
+            elif r < 0.9:
+                reporter, reporter_name, anonymous = None, "居民", false
+            else:
+                reporter, reporter_name, anonymous = None, "", true
+            a = rand()
+            if a < 0.7:
+                lo, hi = comm.buildings
+                area = lo + int(rand() * (hi - lo))
+            elif a < 0.9:
+                area = comm.estates[int(rand() * len(comm.estates))]
+            else:
+                area = comm.pk
+            drows.append(
+                (
+                    pk,
+                    tracking_code(pk),
+                    None,
+                    area,
+                    comm.pk,
+                    "",
+                    cat_pk,
+                    TITLES[title_i],
+                    descriptions[title_i],
+                    '{"facility": "路灯"}' if needs_extra else "{}",
+                    channel,
+                    reporter,
+                    reporter_name,
+                    "",
+                    anonymous,
+                    actor,
+                    state,
+                    tier,
+                    handler,
+                    None,
+                    None,
+                    false,
+                    merged_into,
+                    clock(created),
+                    clock(created if tier == 1 else t),
+                    clock(warn),
+                    clock(deadline),
+                    clock(created + limit),
+                    clock(first_response),
+                    clock(resolved),
+                    on_time,
+                    clock(closed),
+                    postponed,
+                    answer,
+                    satisfaction,
+                    rating,
+                    rework,
                 )
+            )
+            by_state[state] = by_state.get(state, 0) + 1
+        return drows, erows, event_pk
+
+    stats = DemandStats()
+    started = time.perf_counter()
+    dw = Writer(Demand, DEMAND_COLUMNS, vendor, None)
+    ew = Writer(DemandEvent, EVENT_COLUMNS, vendor, None)
+    chunks = [(m, min(CHUNK, count - m)) for m in range(0, count, CHUNK)]
+    procs = max(1, min(processes(), len(chunks)))
+    raw, restore = _bulk_session(vendor)
+    dw.raw = ew.raw = raw
+    drop = os.environ.get("BENCH_DROP_INDEXES", "sqlite,postgresql").split(",")
+    dropped = IndexesDropped([Demand, DemandEvent], drop=vendor in drop).__enter__()
+    helpers: _Helpers | None = None
+    first_event = event_pk
+    t_setup = time.perf_counter()
+    t_merge = 0.0
+
+    def write(drows: list[tuple], erows: list[tuple]) -> None:
+        with transaction.atomic():
+            dw.write(drows)
+            ew.write(erows)
+
+    logged = [0]
+
+    def progress(made: int, event_pk: int) -> None:
+        if made // 200_000 > logged[0] or made == count:
+            logged[0] = made // 200_000
+            el = time.perf_counter() - started
+            log(
+                f"  {made:,} demands, {event_pk - first_event:,} events: {made / el:,.0f} demands/s"
+            )
+
+    def helper(me: int, ring: _Ring, raw: object) -> dict:
+        """A forked process's share: every ``procs``-th chunk, on its own connection."""
+        dw.raw = ew.raw = raw
+        dw.rows_written = ew.rows_written = 0
+
+        def write(drows: list[tuple], erows: list[tuple]) -> None:
+            dw.write(drows)
+            ew.write(erows)
+            raw.commit()
+
+        times = _run_chunks(me, procs, chunks, make_chunk, rng, event_pk, write, ring)
+        return {"times": times, "by_state": by_state, "events": ew.rows_written}
+
+    try:
+        if procs > 1:
+            helpers = _Helpers(procs, vendor, [Demand, DemandEvent], helper)
+        times = _run_chunks(
+            0,
+            procs,
+            chunks,
+            make_chunk,
+            rng,
+            event_pk,
+            write,
+            helpers and helpers.ring(0),
+            progress,
+        )
+        events = ew.rows_written
+        if helpers:
+            t0 = time.perf_counter()
+            for result in helpers.results():
+                events += result["events"]
+                for k, v in result["by_state"].items():
+                    by_state[k] = by_state.get(k, 0) + v
+                for k, v in result["times"].items():
+                    times[f"helper {k}"] = times.get(f"helper {k}", 0.0) + v
+            times["wait"] += time.perf_counter() - t0
+            t0 = time.perf_counter()
+            helpers.merge(raw)
+            t_merge = time.perf_counter() - t0
         started_indexes = time.perf_counter()
     finally:
+        if helpers:
+            helpers.close()
+        dropped.__exit__(None, None, None)  # still with the bulk session's settings
         restore()
-        dropped.__exit__(None, None, None)
-    log(f"  indexes rebuilt in {time.perf_counter() - started_indexes:.1f} s")
+    t_indexes = time.perf_counter() - started_indexes
+    log(f"  indexes rebuilt in {t_indexes:.1f} s")
+    t3 = time.perf_counter()
     fix_sequences([Demand, DemandEvent])
-    stats.demands = made
-    stats.events = ew.rows_written
+    stats.demands = count
+    stats.events = events
     stats.seconds = time.perf_counter() - started
+    stats.phases = {
+        "setup": t_setup - started,
+        "rows": times["rows"],
+        "write": times["write"],
+        "wait": times["wait"],
+        **{k: v for k, v in times.items() if k.startswith("helper")},
+        "merge": t_merge,
+        "indexes": t_indexes,
+        "sequences": time.perf_counter() - t3,
+    }
+    log(
+        f"  {procs} process(es); phases: "
+        + ", ".join(f"{k} {v:.1f} s" for k, v in stats.phases.items())
+    )
     stats.by_state = by_state
     return stats
 

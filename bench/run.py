@@ -213,6 +213,9 @@ def child(args: argparse.Namespace) -> int:
             "seconds": gen_seconds,
             "rate": (s1.demands + s2.demands) / gen_seconds,
             "district_seconds": d.seconds,
+            "processes": district.processes(),
+            # Wall seconds per phase of each call (see district.add_demands).
+            "phases": {"tenth": s1.phases, "rest": s2.phases},
         }
         log(f"{vendor}: generation {result['generation']}")
         started = time.perf_counter()
@@ -253,7 +256,14 @@ def child(args: argparse.Namespace) -> int:
                 "10",
             ],
             cwd=ROOT,
-            env={**os.environ, "PYTHONPATH": str(ROOT)},
+            # The server queues its notification jobs in the database, as in production:
+            # an intake commits the demand, its first event and its job (the generator
+            # and the checks above run tasks at once instead).
+            env={
+                **os.environ,
+                "PYTHONPATH": str(ROOT),
+                "TONGXIN_TASKS_BACKEND": "django_tasks_db.DatabaseBackend",
+            },
             stdout=server_log,
             stderr=subprocess.STDOUT,
         )
@@ -742,11 +752,13 @@ def write_results(path: Path, args, results: list[dict], text: str, missed: int)
         name = "SQLite" if r["vendor"] == "sqlite" else "PostgreSQL"
         g = r["generation"]
         hooks = ", ".join(f"{k}() {s:.1f} s" for k, s in r.get("hooks", {}).items()) or "none"
+        indexes = sum(p.get("indexes", 0.0) for p in g.get("phases", {}).values())
         extras.append(
             f"- {name}: district {r['district']['areas']:,} areas, "
             f"{r['district']['residents']:,} residents, {r['district']['users']} users in "
             f"{g['district_seconds']:.0f} s; {g['demands']:,} demands and {g['events']:,} "
-            f"events in {g['seconds']:.0f} s; foreign keys checked after the load: "
+            f"events in {g['seconds']:.0f} s ({g.get('processes', 1)} processes; of which "
+            f"index rebuilds {indexes:.0f} s); foreign keys checked after the load: "
             f"{r['fk_check']['bad']} dangling ({r['fk_check']['seconds']:.0f} s); ANALYZE "
             f"{r['analyze_seconds']:.0f} s; after generation: {hooks}; whole run "
             f"{r['wall_seconds'] / 60:.0f} min. Read paths: "
