@@ -308,10 +308,8 @@ def stored_groups(
             .values("hotlink__key")
         )
     else:
-        since = now - dt.timedelta(days=days)
         counted = (
-            HotLink.objects.filter(community_id__in=communities, created_at__lt=now)
-            .filter(Q(standing=Standing.OPEN) | Q(standing=Standing.DONE, created_at__gte=since))
+            _window_links(communities, now=now, days=days)
             .values("key")
             .annotate(n=Count("key"), latest=Max("created_at"), first=Min("demand_id"))
             .filter(n__gte=2)
@@ -329,6 +327,15 @@ def stored_groups(
     for *row, key in rows:
         by_key[key].append(_member(row))
     return _in_order([_group(members, estates) for members in by_key.values()])
+
+
+def _window_links(communities: list[int], *, now: dt.datetime, days: int) -> QuerySet:
+    """The links of the candidates of :func:`candidates`, told from the links' own
+    columns: open ones of any age, done ones of the window, never gone ones."""
+    since = now - dt.timedelta(days=days)
+    return HotLink.objects.filter(community_id__in=communities, created_at__lt=now).filter(
+        Q(standing=Standing.OPEN) | Q(standing=Standing.DONE, created_at__gte=since)
+    )
 
 
 @dataclass
@@ -378,10 +385,8 @@ def stored_briefs(
     prefix, so when both ends lie in one estate every member does); the main demands;
     the reporters' names."""
     now = now or timezone.now()
-    since = now - dt.timedelta(days=days)
     counted = list(
-        HotLink.objects.filter(community_id__in=communities, created_at__lt=now)
-        .filter(Q(standing=Standing.OPEN) | Q(standing=Standing.DONE, created_at__gte=since))
+        _window_links(communities, now=now, days=days)
         .values("key")
         .annotate(
             n=Count("key"),
