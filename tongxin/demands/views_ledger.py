@@ -32,7 +32,7 @@ from tongxin.accounts.scope import Scope, scope_for
 from tongxin.areas.models import Area, Level
 from tongxin.audit.models import AuditEntry, record
 from tongxin.core.forms import DayInput, StyledForm
-from tongxin.demands import ledger, metrics
+from tongxin.demands import html, ledger, metrics
 from tongxin.demands.ledger import Cursor, LedgerFilter, Light, Outcome
 from tongxin.demands.models import Category, Channel, State, Tier
 
@@ -243,13 +243,17 @@ def ledger_list(request: HttpRequest) -> HttpResponse:
     page = ledger.page_of(ledger.for_page(demands), cursor)
     params = request.GET.copy()
     params.pop("cursor", None)
+    columns = html.Columns.current()
+    rows = ledger.rows(page.rows, now)
     context = {
         "form": form,
         "form_key": _form_key(request, scope, params),
         "form_seconds": FORM_SECONDS,
         "conditions": form.to_filter().parts(),
         "page": page,
-        "rows": ledger.rows(page.rows, now),
+        "columns": columns,
+        "rows": rows,
+        "rows_html": [html.ledger_row(row, columns) for row in rows],
         "page_size": ledger.PAGE_SIZE,
         "cursor_refused": bool(token) and cursor is None,
         "export_query": params.urlencode(),

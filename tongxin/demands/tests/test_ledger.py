@@ -235,6 +235,34 @@ def test_it_masks_personal_data_and_links_to_the_detail(client, world, three):
     assert reverse("demands:detail", args=[a1.pk]) in body
 
 
+def test_it_draws_each_row_with_every_cell_escaped(client, world, three):
+    """The rows are drawn in Python (html.ledger_row): whatever a resident typed is
+    escaped, every cell carries its column's label for phones, and the badges show."""
+    a1 = three["a1"]
+    Demand.objects.filter(pk=a1.pk).update(
+        title='<script>alert("x")</script>',
+        description="<b>楼道</b> & {花括号} 堆放杂物",
+        deadline=dt.datetime(2026, 3, 1, tzinfo=SH),
+        tier=Tier.COORDINATED,
+        rework_count=2,
+    )
+    client.force_login(world.worker_a)
+    body = client.get(reverse(LEDGER)).content.decode()
+    assert "<script>alert" not in body and "<b>楼道</b>" not in body
+    assert "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;" in body
+    assert "&lt;b&gt;楼道&lt;/b&gt; &amp; {花括号} 堆放杂物" in body
+    table = body[body.index('id="ledger-table"') :]
+    rows = table[table.index("<tbody>") : table.index("</tbody>")].split("<tr ")[1:]
+    assert len(rows) == 2
+    for label in [*HEADERS[:3], "时间", "渠道", "类别", "描述", "网格/位置", "责任人"]:
+        assert all(f'data-label="{label}"' in row for row in rows), label
+    late = next(row for row in rows if "alert" in row)
+    assert late.startswith('class="table-danger"')
+    assert "已超期" in late and "返工 2 次" in late
+    assert 'class="badge text-bg-warning" title="' in late  # T3's colour
+    assert "2026-03-01" in late  # the deadline cell
+
+
 def make_many(world, n: int) -> list[Demand]:
     """``n`` demands in community A, some sharing a second, so ties need the id."""
     start = dt.datetime(2026, 4, 1, 9, tzinfo=SH)
