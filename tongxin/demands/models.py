@@ -223,6 +223,7 @@ class Demand(models.Model):
         related_name="community_demands",
         verbose_name=_("社区"),
         limit_choices_to={"level": Level.COMMUNITY},
+        db_index=False,  # (community, created_at) and the others below begin with it
     )
     address = models.CharField(_("地点描述"), max_length=200, blank=True)
     category = models.ForeignKey(Category, models.PROTECT, verbose_name=_("类别"))
@@ -253,8 +254,9 @@ class Demand(models.Model):
         verbose_name=_("代录人员"),
     )
 
+    # Indexed with the deadline (Meta.indexes), which serves every search by state.
     state = models.CharField(
-        _("状态"), max_length=20, choices=State.choices, default=State.SUBMITTED, db_index=True
+        _("状态"), max_length=20, choices=State.choices, default=State.SUBMITTED
     )
     tier = models.PositiveSmallIntegerField(
         _("办理层级"), choices=Tier.choices, default=Tier.ON_SITE
