@@ -436,7 +436,9 @@ class DemandEvent(models.Model):
     """One step in a demand's history (办理记录). Append-only: the ledger is these rows."""
 
     demand = models.ForeignKey(Demand, models.CASCADE, related_name="events")
-    at = models.DateTimeField(_("时间"), default=timezone.now, db_index=True)
+    # Read by demand (its history) or by kind and time (the return visits and ratings
+    # counted): Meta.indexes; never by time alone.
+    at = models.DateTimeField(_("时间"), default=timezone.now)
     kind = models.CharField(_("事项"), max_length=20, choices=EventKind.choices)
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL,
