@@ -276,6 +276,7 @@ class Demand(models.Model):
         blank=True,
         related_name="demands",
         verbose_name=_("承办共建单位"),
+        db_index=False,  # see Meta.indexes: where it is set
     )
     department = models.ForeignKey(
         Department,
@@ -284,6 +285,7 @@ class Demand(models.Model):
         blank=True,
         related_name="demands",
         verbose_name=_("承办部门"),
+        db_index=False,  # see Meta.indexes: where it is set
     )
     pool = models.BooleanField(_("党员认领池"), default=False)
     merged_into = models.ForeignKey(
@@ -293,6 +295,7 @@ class Demand(models.Model):
         blank=True,
         related_name="merged_demands",
         verbose_name=_("合并至"),
+        db_index=False,  # see Meta.indexes: where it is set
     )
 
     created_at = models.DateTimeField(_("反映时间"), default=timezone.now, db_index=True)
@@ -340,6 +343,24 @@ class Demand(models.Model):
             # (SQLite cannot use a partial index when the states are bound parameters).
             models.Index(fields=["community", "state", "deadline"], name="demand_work_deadline"),
             models.Index(fields=["community", "state", "warn_at"], name="demand_work_warn"),
+            # The rare links (a co-building unit or a department as handler, a merge),
+            # indexed only where they are set: a search for one value is served the
+            # same, and the rows without one (nearly all) cost no index entry.
+            models.Index(
+                fields=["handler_unit"],
+                condition=Q(handler_unit__isnull=False),
+                name="demand_handler_unit",
+            ),
+            models.Index(
+                fields=["department"],
+                condition=Q(department__isnull=False),
+                name="demand_department",
+            ),
+            models.Index(
+                fields=["merged_into"],
+                condition=Q(merged_into__isnull=False),
+                name="demand_merged_into",
+            ),
         ]
 
     def __str__(self) -> str:
