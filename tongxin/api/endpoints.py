@@ -240,7 +240,11 @@ def demand_out(d: Demand) -> dict:
 
 def _events(request: HttpRequest, d: Demand) -> list[DemandEvent]:
     """As on the pages: whoever may open the staff page sees every step, internal notes
-    included; anyone else (a resident who reported it) the public steps only."""
+    included; anyone else (a resident who reported it) the public steps only. A demand
+    just taken in has one step, public, the one written with it: it is answered from
+    memory."""
+    if (submitted := getattr(d, "submitted_event", None)) is not None:
+        return [submitted]
     if rights_for(request.user, d).view:
         return list(d.events.order_by("at", "id"))
     main = d.merged_into if d.state == State.MERGED else None
@@ -334,12 +338,20 @@ def create_demand(
     returns the first demand with 200 instead of making a second one."""
     scope = scope_for(request.user)
     _staff(scope)
-    area = scope.areas().filter(pk=payload.area).first()
-    if area is None:
+    # Each a row by its key: get(), as first() would sort by the model's ordering; the
+    # scope's test (the same path prefix as Scope.areas) is made on the row read.
+    try:
+        area = Area.objects.get(pk=payload.area)
+    except Area.DoesNotExist:
+        area = None
+    if area is None or not scope.covers_area(area):
         raise ApiError(404, _("位置不存在，或不在您的数据范围内。"))
-    category = Category.objects.filter(code=payload.category, is_active=True).first()
-    if category is None:
-        raise ApiError(422, _("没有这个诉求类别。"), [{"loc": ["body", "category"], "msg": ""}])
+    try:
+        category = Category.objects.get(code=payload.category, is_active=True)
+    except Category.DoesNotExist:
+        raise ApiError(
+            422, _("没有这个诉求类别。"), [{"loc": ["body", "category"], "msg": ""}]
+        ) from None
     phone = payload.reporter_phone.strip()
     if phone and not payload.is_anonymous:
         try:

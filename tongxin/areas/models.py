@@ -93,13 +93,17 @@ class Area(MP_Node):
         """Who answers for this node today (依次递补): the first present person of its
         chain; when everyone there is away, the chain of the node above, and so on up."""
         on = on or timezone.localdate()
+        return next((r for r in self.chains_upwards() if r.is_present(on)), None)
+
+    def chains_upwards(self) -> models.QuerySet[Responsibility]:
+        """The chains of this node and of every node above it, nearest first, each in its
+        order, with their users: one query."""
         prefixes = [self.path[: i * self.steplen] for i in range(1, self.depth + 1)]
-        chains = (
+        return (
             Responsibility.objects.filter(area__path__in=prefixes)
             .select_related("user")
             .order_by("-area__depth", "position")
         )
-        return next((r for r in chains if r.is_present(on)), None)
 
 
 class Role(models.TextChoices):

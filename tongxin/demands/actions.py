@@ -14,7 +14,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from tongxin.accounts.models import User, UserRole
-from tongxin.areas.models import Area, Level
+from tongxin.areas.models import Area, Level, Responsibility
 from tongxin.demands import clock, rollup
 from tongxin.demands.models import (
     CLOCK_STATES,
@@ -98,8 +98,15 @@ def responsible_user(area: Area) -> User | None:
 
 def dispatchers_of(community: Area) -> list[User]:
     """Who is told of a new demand: the community's responsible person now (依次递补),
-    else its community workers."""
-    first = responsible_user(community)
+    else its community workers.
+
+    The chain is walked as :meth:`Area.responsible_now` walks it, but of the chain and
+    its users only what :meth:`Responsibility.is_present` needs is read (the absences,
+    whether the user is active): every intake asks this, and a message needs nothing of
+    its reader but who they are. (A user from the chain has no other field loaded.)"""
+    today = timezone.localdate()
+    chain = community.chains_upwards().only("absent_from", "absent_until", "user__is_active")
+    first = next((r.user for r in chain if r.is_present(today)), None)
     if first is not None:
         return [first]
     return list(User.objects.filter(role=UserRole.COMMUNITY_WORKER, area=community, is_active=True))
@@ -127,7 +134,9 @@ def submit_demand(
     """Take in a demand. Returns (demand, created); the same ``submission_token`` twice
     (a double click, a refresh) returns the first demand and ``False``.
 
-    ``photos`` are already-cleaned images (see :mod:`tongxin.demands.photos`).
+    ``photos`` are already-cleaned images (see :mod:`tongxin.demands.photos`). A new
+    demand carries the event just written for it as ``submitted_event``, its only step
+    so far, for a caller that answers with it (the API) without reading it back.
 
     A repeated token is found by the unique index, not by a query first: the first
     demand's row makes the INSERT fail, the transaction rolls back (no photo, event or
@@ -136,34 +145,36 @@ def submit_demand(
     now = now or timezone.now()
     try:
         community = community_of(area)
-        # Read before the write transaction, as a read inside it would give the same
-        # answer: on SQLite the transaction holds the database's one write lock.
+        # What is read or computed goes before the write transaction (inside it, it
+        # would give the same answer; on SQLite the transaction holds the database's one
+        # write lock): who is told, and the deadline, from the working calendar as this
+        # process keeps it (workcal: at most a minute behind a change made elsewhere).
         dispatchers = dispatchers_of(community)
+        demand = Demand(
+            area=area,
+            community=community,
+            category=category,
+            title=title.strip()[:100],
+            description=description.strip(),
+            channel=channel,
+            reporter=reporter,
+            reporter_name="" if is_anonymous else reporter_name.strip(),
+            reporter_phone="" if is_anonymous else reporter_phone.strip(),
+            is_anonymous=is_anonymous,
+            entered_by=entered_by,
+            extra=extra or {},
+            address=address.strip()[:200],
+            submission_token=submission_token or None,
+            created_at=now,
+        )
+        clock.start(demand, now, category.time_limit, category.time_unit)
+        demand.first_deadline = demand.deadline
         with transaction.atomic():
-            demand = Demand(
-                area=area,
-                community=community,
-                category=category,
-                title=title.strip()[:100],
-                description=description.strip(),
-                channel=channel,
-                reporter=reporter,
-                reporter_name="" if is_anonymous else reporter_name.strip(),
-                reporter_phone="" if is_anonymous else reporter_phone.strip(),
-                is_anonymous=is_anonymous,
-                entered_by=entered_by,
-                extra=extra or {},
-                address=address.strip()[:200],
-                submission_token=submission_token or None,
-                created_at=now,
-            )
-            clock.start(demand, now, category.time_limit, category.time_unit)
-            demand.first_deadline = demand.deadline
             demand.save()
             for photo in photos:
                 photo.save_to(demand)
             via = Channel(channel).label
-            _event(
+            demand.submitted_event = _event(
                 demand,
                 EventKind.SUBMITTED,
                 entered_by,
@@ -195,8 +206,6 @@ def suggest_handlers(demand: Demand, limit: int = 5) -> list[tuple[User, str, in
     nodes = demand.area.ancestors_and_self()
     nodes = [n for n in nodes if n.level >= Level.COMMUNITY]
     candidates: dict[int, tuple[User, str, int]] = {}
-    from tongxin.areas.models import Responsibility
-
     chain = (
         Responsibility.objects.filter(area__in=nodes, user__is_active=True)
         .select_related("user", "area")

@@ -158,6 +158,14 @@ def place_choices(
 
 
 # --- the forms ------------------------------------------------------------------------
+def _active_category(pk: int) -> Category | None:
+    # get(), not first(): a primary key needs no ORDER BY (the model's ordering).
+    try:
+        return Category.objects.get(is_active=True, pk=pk)
+    except Category.DoesNotExist:
+        return None
+
+
 class CategoryField(forms.ModelChoiceField):
     """The category, taking the row the form has already read for its extra questions
     (``known``) instead of reading it a second time; anything else is looked up and
@@ -176,7 +184,7 @@ class IntakeForm(StyledForm, forms.Form):
     """What every intake asks: the kind of problem, what and where, photos."""
 
     category = CategoryField(
-        queryset=Category.objects.none(),
+        queryset=Category.objects.filter(is_active=True),
         label=gettext_lazy("问题类别"),
         empty_label=gettext_lazy("请选择"),
         error_messages={
@@ -232,12 +240,9 @@ class IntakeForm(StyledForm, forms.Form):
         super().__init__(*args, **kwargs)
         self.token = self._token()
         self.fields["photos"].explain()
-        self.fields["category"].queryset = Category.objects.filter(is_active=True)
         self.fields["reporter_phone"].widget.attrs.update(inputmode="tel", autocomplete="tel")
         self.fields["reporter_name"].widget.attrs["autocomplete"] = "name"
-        self.chosen_category = self._chosen(
-            "category", lambda pk: Category.objects.filter(is_active=True, pk=pk).first()
-        )
+        self.chosen_category = self._chosen("category", _active_category)
         self.fields["category"].known = self.chosen_category
         self.extra_names: list[str] = []
         if self.chosen_category is not None:

@@ -31,3 +31,15 @@ def submit(area, *, title="楼道堆放杂物", channel=Channel.WEB, now=None, t
         **kw,
     )
     return demand
+
+
+def written_in_transaction(captured) -> list[str]:
+    """The tables written in the one write transaction among ``captured`` (a
+    CaptureQueriesContext; in a test the transaction is a savepoint), which must read
+    nothing: on SQLite it holds the database's one write lock."""
+    sqls = [q["sql"] for q in captured.captured_queries]
+    start = next(i for i, sql in enumerate(sqls) if sql.startswith("SAVEPOINT"))
+    end = next(i for i, sql in enumerate(sqls) if sql.startswith("RELEASE SAVEPOINT"))
+    inside = sqls[start + 1 : end]
+    assert all(sql.startswith("INSERT INTO ") for sql in inside), inside
+    return [sql.split()[2].strip('"') for sql in inside]

@@ -23,6 +23,7 @@ from django.http import FileResponse, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.functional import SimpleLazyObject
 from django.utils.translation import get_language, gettext_lazy
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET
@@ -237,19 +238,30 @@ def ledger_list(request: HttpRequest) -> HttpResponse:
     demands match (two more when the page shows units or departments as handlers). The
     figures of the filter come separately (:func:`ledger_figures`)."""
     scope = _ledger_scope(request.user)
-    form, demands, now = _filtered(request, scope)
+    params = request.GET.copy()
+    params.pop("cursor", None)
+    if params:
+        form, demands, now = _filtered(request, scope)
+        wanted = form.to_filter()
+    else:
+        # Nothing asked: the whole scope. The form is built only when it is drawn, which
+        # the page skips while the drawn one is in the cache (building it was a tenth of
+        # the page's time).
+        now = timezone.now()
+        form = SimpleLazyObject(lambda: LedgerFilterForm(scope=scope, user=request.user))
+        wanted = LedgerFilter()
+        demands = wanted.apply(scope.demands(request.user), now)
     token = request.GET.get("cursor", "")
     cursor = Cursor.decode(token)
     page = ledger.page_of(ledger.for_page(demands), cursor)
-    params = request.GET.copy()
-    params.pop("cursor", None)
     columns = html.Columns.current()
     rows = ledger.rows(page.rows, now)
     context = {
         "form": form,
         "form_key": _form_key(request, scope, params),
         "form_seconds": FORM_SECONDS,
-        "conditions": form.to_filter().parts(),
+        "filter_asked": bool(params),
+        "conditions": wanted.parts(),
         "page": page,
         "columns": columns,
         "rows": rows,

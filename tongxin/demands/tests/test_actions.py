@@ -84,6 +84,19 @@ def test_the_people_told_of_a_new_demand_are_found_in_one_query(
     Responsibility.objects.filter(user=chains).update(absent_from=dt.date(2020, 1, 1))
     with django_assert_num_queries(1):
         assert actions.dispatchers_of(world.community_a) == [world.street_office]
+    # An account switched off is not there either (the rule of Area.responsible_now).
+    world.street_office.is_active = False
+    world.street_office.save()
+    with django_assert_num_queries(1):
+        assert actions.dispatchers_of(world.community_a) == [world.district_office]
+    assert world.community_a.responsible_now().user == world.district_office
+    # Nobody present anywhere up the chain: the community's workers.
+    Responsibility.objects.filter(user=world.district_office).update(
+        absent_from=dt.date(2020, 1, 1), absent_until=dt.date(2100, 1, 1)
+    )
+    workers = actions.dispatchers_of(world.community_a)
+    assert workers and {u.role for u in workers} == {UserRole.COMMUNITY_WORKER}
+    assert world.community_a.responsible_now() is None
 
 
 def test_dissatisfied_reopens_as_rework(world, chains):
