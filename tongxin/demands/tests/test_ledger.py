@@ -381,6 +381,32 @@ def test_it_needs_the_same_queries_for_5_or_60_rows(client, world, django_assert
         client.get(url)
 
 
+def test_it_builds_the_filter_form_only_to_draw_it(client, world, three, monkeypatch):
+    """Unfiltered, the page takes its drawn form from the cache and builds none; asked
+    with a filter, or once the drawn form has left the cache, it builds one."""
+    from tongxin.demands import views_ledger
+
+    built = []
+    real_init = views_ledger.LedgerFilterForm.__init__
+
+    def counting_init(self, *args, **kwargs):
+        built.append(args[0] if args else None)
+        real_init(self, *args, **kwargs)
+
+    monkeypatch.setattr(views_ledger.LedgerFilterForm, "__init__", counting_init)
+    client.force_login(world.worker_a)
+    first = client.get(reverse(LEDGER))
+    assert len(built) == 1 and 'id="ledger-filter"' in first.content.decode()
+    again = client.get(reverse(LEDGER))
+    assert len(built) == 1  # drawn from the cache
+    assert again.content.decode().count('id="ledger-filter"') == 1
+    assert set(listed(client, state=State.SUBMITTED)) == {"楼道堆放杂物", "社区广场路灯不亮"}
+    assert len(built) == 2
+    cache.clear()
+    client.get(reverse(LEDGER))
+    assert len(built) == 3
+
+
 # --- the export --------------------------------------------------------------------------------
 def export(client, **params) -> list[tuple]:
     r = client.get(reverse(EXPORT), params)
