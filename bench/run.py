@@ -201,6 +201,7 @@ def child(args: argparse.Namespace) -> int:
         district.analyze()
         # The derived tables as at the end, so both sweeps find the same machinery.
         district.after_generation(log=lambda m: log(f"{vendor} (at {tenth:,}): {m}"))
+        district.vacuum()
         result["sweep_small"] = time_sweep(tenth)
         log(f"{vendor}: sweep at {tenth:,}: {result['sweep_small']}")
         s2 = district.add_demands(
@@ -225,6 +226,9 @@ def child(args: argparse.Namespace) -> int:
         result["fk_check"] = {"bad": bad, "seconds": time.perf_counter() - started}
         result["analyze_seconds"] = district.analyze()
         result["hooks"] = district.after_generation(log=lambda m: log(f"{vendor}: {m}"))
+        result["vacuum_seconds"] = district.vacuum()
+        if vendor == "postgres":
+            log(f"{vendor}: VACUUM (ANALYZE) {result['vacuum_seconds']:.1f} s")
         result["sweep_large"] = time_sweep(n)
         log(f"{vendor}: sweep at {n:,}: {result['sweep_large']}")
 
@@ -760,8 +764,14 @@ def write_results(path: Path, args, results: list[dict], text: str, missed: int)
             f"events in {g['seconds']:.0f} s ({g.get('processes', 1)} processes; of which "
             f"index rebuilds {indexes:.0f} s); foreign keys checked after the load: "
             f"{r['fk_check']['bad']} dangling ({r['fk_check']['seconds']:.0f} s); ANALYZE "
-            f"{r['analyze_seconds']:.0f} s; after generation: {hooks}; whole run "
-            f"{r['wall_seconds'] / 60:.0f} min. Read paths: "
+            f"{r['analyze_seconds']:.0f} s; after generation: {hooks}"
+            + (
+                f", then VACUUM (ANALYZE) {r['vacuum_seconds']:.0f} s (as autovacuum would"
+                " soon; not during the measurements)"
+                if r["vendor"] != "sqlite" and "vacuum_seconds" in r
+                else ""
+            )
+            + f"; whole run {r['wall_seconds'] / 60:.0f} min. Read paths: "
             + ", ".join(f"`{p}`" for p in r["read_paths"].values())
         )
     body = f"""# Benchmark results

@@ -245,16 +245,15 @@ def get_demand_for(user: User, pk: int):
     """A demand the user may open, else 404 (no hint whether it exists)."""
     from django.http import Http404
 
-    demand = (
+    demands = (
         scope_for(user)
         .demands(user)
         .select_related("area", "community", "category", "handler", "reporter")
-        .filter(pk=pk)
-        .first()
     )
-    if demand is None:
-        raise Http404
-    return demand
+    try:  # by primary key: .get() needs no ORDER BY, as .first() would add
+        return demands.get(pk=pk)
+    except demands.model.DoesNotExist:
+        raise Http404 from None
 
 
 def _is_ancestor_of_scope(scope: Scope, area: Area) -> bool:
