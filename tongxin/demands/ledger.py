@@ -13,6 +13,7 @@ import json
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from functools import cache
 from itertools import islice
 from typing import IO
 
@@ -21,8 +22,8 @@ from django.db.models import Model, Q, QuerySet, TextChoices
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.text import Truncator
+from django.utils.translation import get_language, gettext_lazy
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
 from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
 from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
@@ -331,6 +332,13 @@ class Words:
 
     @classmethod
     def current(cls) -> Words:
+        """The words in the active language (kept per language: they never change while
+        the server runs, and translating them was a tenth of a ledger page)."""
+        return cls._of(get_language())
+
+    @classmethod
+    @cache
+    def _of(cls, language: str | None) -> Words:
         def labels(choices) -> dict[str, str]:
             return {value: str(label) for value, label in choices}
 
@@ -467,6 +475,14 @@ class Row:
     note: str = ""  # the answer, shortened for the list
 
 
+def shorten(text: str, length: int) -> str:
+    """``Truncator(text).chars(length)``: asked only of the texts that are longer (most
+    descriptions are short), since it translates its ellipsis on every call."""
+    if len(text) <= length:
+        return text
+    return Truncator(text).chars(length)
+
+
 def _day_and_time(moment: dt.datetime | None) -> tuple[str, str] | None:
     if moment is None:
         return None
@@ -507,8 +523,8 @@ def rows(demands: Iterable[Demand], now: dt.datetime) -> list[Row]:
                 created=created,
                 deadline=_day_and_time(d.deadline),
                 resolved=_day_and_time(d.resolved_at),
-                summary=Truncator(description).chars(40),
-                note=Truncator(answer).chars(30),
+                summary=shorten(description, 40),
+                note=shorten(answer, 30),
             )
         )
     return out
