@@ -11,5 +11,8 @@ from tongxin.accounts.models import User
 
 class AccountBackend(ModelBackend):
     def get_user(self, user_id):
-        user = User.objects.select_related("area").filter(pk=user_id).first()
-        return user if user is not None and self.user_can_authenticate(user) else None
+        try:  # .get(): no ORDER BY to build, as .first() would
+            user = User.objects.select_related("area").get(pk=user_id)
+        except User.DoesNotExist:
+            return None
+        return user if self.user_can_authenticate(user) else None
