@@ -133,6 +133,17 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
             " PRAGMA busy_timeout=20000;"
         ),
     }
+elif DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql" and _env_bool(
+    "TONGXIN_PG_PREPARED", True
+):
+    # PostgreSQL: parameters bound by the server, so that a statement a connection runs
+    # again and again (the session, the user, a page's queries) is prepared after its
+    # fifth run and then no longer parsed and planned each time. Set
+    # TONGXIN_PG_PREPARED=0 behind a pooler that cannot keep prepared statements
+    # (PgBouncer in transaction mode before 1.21).
+    DATABASES["default"].setdefault("OPTIONS", {}).update(
+        {"server_side_binding": True, "prepare_threshold": 5}
+    )
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Auth -----------------------------------------------------------------------

@@ -81,7 +81,9 @@ class Area(MP_Node):
         return list(Area.objects.filter(path__in=prefixes).order_by("depth"))
 
     def full_name(self) -> str:
-        return " / ".join(a.name for a in self.ancestors_and_self())
+        prefixes = [self.path[: i * self.steplen] for i in range(1, self.depth + 1)]
+        names = Area.objects.filter(path__in=prefixes).order_by("depth").values_list("name")
+        return " / ".join(name for (name,) in names)
 
     def ancestor_at(self, level: int) -> Area | None:
         for a in self.ancestors_and_self():
