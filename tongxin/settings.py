@@ -263,6 +263,16 @@ else:
         }
     }
 
+# Pieces of page drawn once per server process and kept in its memory: every page's
+# top bar, which depends only on the user, the language, the section and the unread
+# count (all part of its key), and the links to the static files. Nothing in them
+# needs to be shared between processes or to outlive one.
+CACHES["fragments"] = {
+    "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+    "LOCATION": "tongxin-fragments",
+    "OPTIONS": {"MAX_ENTRIES": 2000},
+}
+
 # --- JSON API (docs/api.md) -----------------------------------------------------
 # Requests a minute: per client address without a key, per key with one.
 TONGXIN_API_RATE_ANONYMOUS = int(os.environ.get("TONGXIN_API_RATE_ANONYMOUS", "60"))

@@ -298,7 +298,8 @@ class Demand(models.Model):
         db_index=False,  # see Meta.indexes: where it is set
     )
 
-    created_at = models.DateTimeField(_("反映时间"), default=timezone.now, db_index=True)
+    # Indexed by "demand_keyset" (created_at, id), which serves every range on it too.
+    created_at = models.DateTimeField(_("反映时间"), default=timezone.now)
     # The clock: when the current time limit started, when yellow begins, the deadline.
     clock_started_at = models.DateTimeField(_("计时开始"), null=True, blank=True)
     warn_at = models.DateTimeField(_("预警时间"), null=True, blank=True)

@@ -7,6 +7,7 @@ def _fresh_rate_limits(settings):
     """Rate-limit counters live in the cache; each test starts with none, in a cache of
     its own (whatever backend the deployment configures)."""
     settings.CACHES = {
+        **settings.CACHES,
         "default": {
             "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
             "LOCATION": "open311-tests",
