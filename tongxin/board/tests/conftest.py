@@ -9,7 +9,7 @@ def _own_cache(settings):
         "default": {
             "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
             "LOCATION": "board-tests",
-        }
+        },
     }
     from django.core.cache import cache
 

@@ -11,7 +11,7 @@ def _fresh_rate_limits(settings):
         "default": {
             "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
             "LOCATION": "open311-tests",
-        }
+        },
     }
     cache.clear()
     yield
