@@ -75,15 +75,17 @@ class Area(MP_Node):
     def add_child(self, **kwargs) -> Area:
         return type(self).objects.add_child(self, kwargs)
 
-    def ancestors_and_self(self) -> list[Area]:
-        """Root first; one query on the path prefixes."""
+    def _ancestors_and_self(self):
+        """The nodes on the path to this one, root first (a query on the path prefixes)."""
         prefixes = [self.path[: i * self.steplen] for i in range(1, self.depth + 1)]
-        return list(Area.objects.filter(path__in=prefixes).order_by("depth"))
+        return Area.objects.filter(path__in=prefixes).order_by("depth")
+
+    def ancestors_and_self(self) -> list[Area]:
+        return list(self._ancestors_and_self())
 
     def full_name(self) -> str:
-        prefixes = [self.path[: i * self.steplen] for i in range(1, self.depth + 1)]
-        names = Area.objects.filter(path__in=prefixes).order_by("depth").values_list("name")
-        return " / ".join(name for (name,) in names)
+        names = self._ancestors_and_self().values_list("name", flat=True)
+        return " / ".join(names)
 
     def ancestor_at(self, level: int) -> Area | None:
         for a in self.ancestors_and_self():
