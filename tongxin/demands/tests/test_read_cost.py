@@ -17,6 +17,7 @@ from django.urls import reverse
 
 from tongxin.accounts.scope import scope_for, subtree
 from tongxin.areas.models import Area, Level
+from tongxin.core.treepaths import bulk_add_children
 from tongxin.demands import actions
 from tongxin.demands.models import Attachment, Channel, Department, EventKind
 from tongxin.demands.testing import submit
@@ -56,6 +57,50 @@ def test_sqlite_reads_a_scopes_areas_through_an_index(world):
         cursor.execute("EXPLAIN QUERY PLAN " + sql, params)
         plan = " ".join(row[-1] for row in cursor.fetchall())
     assert "SEARCH areas_area USING" in plan and "path>? AND path<?" in plan, plan
+
+
+def test_a_scope_writes_the_community_level_into_its_sql(world):
+    """The level is part of what the query is: written into the SQL, PostgreSQL keeps
+    one plan for the statement (test below) instead of planning it on every run."""
+    office = world.street_office
+    sql, params = scope_for(office).demands(office).query.sql_with_params()
+    assert f'"level" = {int(Level.COMMUNITY)} AND' in sql, sql
+    assert len(params) == sql.count("%s")
+
+
+def test_constant_matches_what_equality_matches_and_takes_only_an_int(world):
+    communities = Area.objects.filter(level=Level.COMMUNITY).order_by("pk")
+    constant = Area.objects.filter(level__constant=Level.COMMUNITY).order_by("pk")
+    assert list(constant) == list(communities) and communities.exists()
+    for bad in ("30 OR 1=1", 30.0, True):
+        with pytest.raises(TypeError):
+            list(Area.objects.filter(level__constant=bad))
+
+
+@pytest.mark.skipif("connection.vendor != 'postgresql'")
+def test_postgres_keeps_one_plan_for_the_ledgers_page_query(client, world):
+    """psycopg prepares a statement after five runs; PostgreSQL then plans it afresh
+    five times more and keeps a generic plan when it costs no more. With the level as a
+    parameter it never did (the ledger's query was planned on every request)."""
+    submit(world.household_a1, title="楼道灯坏了")
+    # A city's tree is mostly households: 20,000 of them, and the statistics to show it.
+    building = Area.objects.get_parent(world.household_a1)
+    bulk_add_children(building, [Area(name=f"{n}室", level=Level.HOUSEHOLD) for n in range(20_000)])
+    client.force_login(world.street_office)
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE areas_area")
+        cursor.execute("DEALLOCATE ALL")
+    for _ in range(14):
+        assert client.get(LEDGER).status_code == 200
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT statement, generic_plans, custom_plans FROM pg_prepared_statements"
+            " WHERE statement LIKE %s",
+            ['%FROM "demands_demand"%"areas_area" U0%ORDER BY%'],
+        )
+        plans = cursor.fetchall()
+    assert plans, "the ledger's query was not prepared"
+    assert all(generic > 0 for _, generic, _ in plans), plans
 
 
 def test_the_ledger_offers_the_scopes_areas_in_tree_order(client, world):
