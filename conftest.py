@@ -20,6 +20,15 @@ def _fast_and_synchronous(settings):
     }
 
 
+@pytest.fixture(autouse=True)
+def _no_fragments_from_another_test():
+    """The "fragments" cache lives in the process, not in the test's database: what one
+    test drew must not show in the next."""
+    from django.core.cache import caches
+
+    caches["fragments"].clear()
+
+
 @pytest.fixture
 def world(db):
     from tongxin.testing import build_world

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from django.core.cache import caches
+
 from tongxin.accounts.models import User, UserRole
 from tongxin.areas.models import Area, Level, Responsibility, Role
 from tongxin.party.models import OrgKind, PartyOrg
@@ -16,6 +18,12 @@ PASSWORD = "Tongxin@2026"
 ID_A1 = "510321198001011233"
 ID_A2 = "510321195503150029"
 ID_B1 = "510321199002021446"
+
+
+def clear_caches() -> None:
+    """Empty every cache: the shared one and the fragments this process has drawn."""
+    for cache in caches.all(initialized_only=False):
+        cache.clear()
 
 
 def valid_id(seq: int, birth: str = "19800101", region: str = "510321") -> str:

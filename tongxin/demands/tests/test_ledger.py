@@ -10,7 +10,6 @@ from zoneinfo import ZoneInfo
 import pytest
 import time_machine
 from django.core import signing
-from django.core.cache import cache
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
@@ -23,6 +22,7 @@ from tongxin.demands.ledger import Cursor
 from tongxin.demands.models import Channel, Demand, Satisfaction, State, Tier
 from tongxin.demands.testing import category, submit
 from tongxin.people.models import Resident
+from tongxin.testing import clear_caches
 
 SH = ZoneInfo("Asia/Shanghai")
 LEDGER = "demands:ledger"
@@ -361,7 +361,7 @@ def test_it_notices_a_changed_character_in_a_good_cursor(client, world):
 
 
 def count_queries(client, url) -> int:
-    cache.clear()  # the uncached page: the handler list read afresh
+    clear_caches()  # the uncached page: the handler list read afresh
     with CaptureQueriesContext(connection) as ctx:
         assert client.get(url).status_code == 200
     return len(ctx.captured_queries)
@@ -402,7 +402,7 @@ def test_it_builds_the_filter_form_only_to_draw_it(client, world, three, monkeyp
     assert again.content.decode().count('id="ledger-filter"') == 1
     assert set(listed(client, state=State.SUBMITTED)) == {"楼道堆放杂物", "社区广场路灯不亮"}
     assert len(built) == 2
-    cache.clear()
+    clear_caches()
     client.get(reverse(LEDGER))
     assert len(built) == 3
 

@@ -10,7 +10,6 @@ from zoneinfo import ZoneInfo
 
 import pytest
 import time_machine
-from django.core.cache import cache
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
@@ -22,6 +21,7 @@ from tongxin.demands import actions, ledger, metrics
 from tongxin.demands.metrics import Period
 from tongxin.demands.models import Demand, State
 from tongxin.demands.testing import submit
+from tongxin.testing import clear_caches
 
 SH = ZoneInfo("Asia/Shanghai")
 LEDGER = "demands:ledger"
@@ -259,7 +259,7 @@ def test_it_pages_by_keyset_with_the_due_filter(client, world, story):
 
 
 def count_queries(client, **params) -> int:
-    cache.clear()  # the uncached page: the handler list read afresh
+    clear_caches()  # the uncached page: the handler list read afresh
     with CaptureQueriesContext(connection) as ctx:
         assert get(client, **params).status_code == 200
     return len(ctx.captured_queries)

@@ -9,7 +9,6 @@ from zoneinfo import ZoneInfo
 
 import pytest
 import time_machine
-from django.core.cache import cache
 from django.db import connection
 from django.db.models import Q
 from django.test.utils import CaptureQueriesContext
@@ -20,6 +19,7 @@ from tongxin.demands import actions, metrics
 from tongxin.demands.ledger import LedgerFilter
 from tongxin.demands.models import Channel, Demand, Satisfaction, State
 from tongxin.demands.testing import category, submit
+from tongxin.testing import clear_caches
 
 SH = ZoneInfo("Asia/Shanghai")
 LEDGER = "demands:ledger"
@@ -181,7 +181,7 @@ def test_two_scopes_never_share_an_entry(client, world, demands):
 
 def test_the_page_links_to_its_figures_and_counts_nothing(client, world, demands):
     client.force_login(world.street_office)
-    cache.clear()
+    clear_caches()
     with CaptureQueriesContext(connection) as ctx:
         r = get(client, LEDGER, channel=Channel.HOTLINE, cursor="x")
     assert "figures" not in r.context
