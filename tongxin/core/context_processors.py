@@ -7,7 +7,8 @@ from tongxin.accounts.scope import scope_for
 
 def navigation(request: HttpRequest) -> dict:
     """What the top bar offers depends on what the user's scope reaches; staff and
-    party members also see how many of their messages are unread (one counted query)."""
+    party members also see how many of their messages are unread (read with the
+    signed-in user, accounts.backends; counted here for a user loaded otherwise)."""
     user = getattr(request, "user", None)
     if user is None or not user.is_authenticated:
         return {}
@@ -17,7 +18,8 @@ def navigation(request: HttpRequest) -> dict:
         from tongxin.demands.models import Notification
 
         context["nav_works"] = True
-        context["unread_count"] = Notification.objects.filter(
-            user=user, read_at__isnull=True
-        ).count()
+        unread = getattr(user, "unread_count", None)
+        if unread is None:
+            unread = Notification.objects.filter(user=user, read_at__isnull=True).count()
+        context["unread_count"] = unread
     return context

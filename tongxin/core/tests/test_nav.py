@@ -5,6 +5,8 @@ follow the user, their name and role, their messages and the language."""
 from __future__ import annotations
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
@@ -59,3 +61,15 @@ def test_the_bar_marks_the_section_and_speaks_the_language(client, world, englis
     client.cookies[english] = "en"
     in_english = nav(client.get(reverse("demands:ledger")))
     assert ">Ledger</a>" in in_english and "台账" not in in_english
+
+
+def test_the_unread_count_is_read_with_the_user(client, world):
+    """No query of its own: it comes in the signed-in user's row (accounts.backends)."""
+    notify(world.worker_a, "新的诉求")
+    notify(world.worker_a, "又一条")
+    client.force_login(world.worker_a)
+    with CaptureQueriesContext(connection) as ctx:
+        bar = nav(client.get(reverse("demands:work")))
+    assert 'id="nav-unread">2<' in bar
+    counted = [q["sql"] for q in ctx.captured_queries if "demands_notification" in q["sql"]]
+    assert len(counted) == 1 and 'FROM "accounts_user"' in counted[0], counted
