@@ -13,9 +13,9 @@ class Constant(Lookup):
     For a value that is part of what a query *is* rather than what it asks for — the
     community level in a scope's subquery. PostgreSQL keeps one plan for a prepared
     statement (a generic plan) only when it costs no more than planning afresh; with
-    the level a parameter it must guess how many areas share it (a sixth of the tree:
-    read it all), so it plans every run again, about a millisecond for the ledger's
-    query. With the level in the SQL it reads its statistics (60 communities) and
+    the level a parameter it must guess how many areas share it (one level's share of
+    the tree, tens of thousands of rows), so it plans every run again, about a
+    millisecond for the ledger's query. With the level in the SQL it reads its statistics (60 communities) and
     keeps the plan. Only an ``int`` is accepted, so nothing else can reach the SQL."""
 
     lookup_name = "constant"
