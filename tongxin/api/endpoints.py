@@ -36,7 +36,7 @@ from tongxin.api.schemas import (
     ResidentPage,
 )
 from tongxin.areas.models import Area, Level
-from tongxin.demands import actions, metrics
+from tongxin.demands import actions, ledger, metrics
 from tongxin.demands.models import Category, Channel, Demand, DemandEvent, State
 from tongxin.demands.views_public import public_events
 from tongxin.demands.views_staff import rights_for
@@ -275,7 +275,10 @@ def demand_detail_out(request: HttpRequest, d: Demand) -> dict:
     "/demands", response={200: DemandPage, **documented(404)}, summary="诉求列表", tags=["诉求"]
 )
 def list_demands(request: HttpRequest, filters: Query[DemandFilters]):
-    """The demands the caller may open, newest first."""
+    """The demands the caller may open, newest first. Page by ``page`` (with the total
+    count) or, to go through many pages, by ``cursor``: each answer's ``next_cursor``
+    (docs/api.md)."""
+    cursor = _cursor(filters)
     user = request.user
     qs = scope_for(user).demands(user).select_related("category", "community", "reporter")
     if filters.state:
@@ -290,7 +293,44 @@ def list_demands(request: HttpRequest, filters: Query[DemandFilters]):
         qs = qs.filter(metrics.Period.days(since, None).q("created_at"))
     if until := _day(filters.until):
         qs = qs.filter(metrics.Period.days(None, until).q("created_at"))
-    return _page(qs.order_by("-created_at", "-id"), filters, demand_out)
+    return _demand_page(qs, filters, cursor)
+
+
+def _cursor(filters: DemandFilters) -> ledger.Cursor | None:
+    """The cursor asked for, checked before any query; an empty one is none at all."""
+    if not filters.cursor:
+        return None
+    if filters.page != 1:
+        raise ApiError(422, _("使用翻页标记（cursor）时不能再指定页码（page）。"))
+    cursor = ledger.Cursor.decode(filters.cursor)
+    if cursor is None or cursor.backwards:
+        # Forged, damaged or signed with another SECRET_KEY; or the ledger page's way back,
+        # which the API does not offer.
+        raise ApiError(422, _("翻页标记无效，请从第一页重新开始。"))
+    return cursor
+
+
+def _demand_page(qs: QuerySet, filters: DemandFilters, cursor: ledger.Cursor | None) -> dict:
+    """By page number, as the other lists, with the count; or after a cursor, by keyset
+    (ledger.page_of, the index "demand_keyset"): no count and no OFFSET, so the last
+    page of a million demands costs what the first does. Either gives the cursor of the
+    page after, so a client may switch from pages to cursors at any page."""
+    if cursor is None:
+        page = _page(qs.order_by("-created_at", "-id"), filters, lambda d: d)
+        rows = page["items"]
+        more = page["next_page"] is not None
+        page["next_cursor"] = ledger.Cursor.of(rows[-1]).encode() if more else None
+        page["items"] = [demand_out(d) for d in rows]
+        return page
+    found = ledger.page_of(qs, cursor, filters.page_size)
+    return {
+        "count": None,
+        "page": None,
+        "page_size": filters.page_size,
+        "next_page": None,
+        "next_cursor": found.next or None,
+        "items": [demand_out(d) for d in found.rows],
+    }
 
 
 @api.get(

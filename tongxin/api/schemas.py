@@ -87,6 +87,11 @@ class DemandFilters(PageParams):
     community: Id | None = Field(None, description="社区 id")
     since: dt.date | None = Field(None, description="反映日期不早于（含）")
     until: dt.date | None = Field(None, description="反映日期不晚于（含）")
+    cursor: str | None = Field(
+        None,
+        description="翻页标记：上一页答复中的 next_cursor，取其后（更早）的一页。"
+        "带翻页标记时不可再指定 page，答复不计总数（count 为 null）。",
+    )
 
 
 class Named(Schema):
@@ -114,6 +119,16 @@ class DemandOut(Schema):
 
 
 class DemandPage(Page):
+    count: int | None = Field(
+        description="范围内符合条件的诉求总数；按翻页标记（cursor）取的页不计总数，为 null"
+    )
+    page: int | None = Field(description="页码；按翻页标记（cursor）取的页没有页码，为 null")
+    next_page: int | None = Field(
+        description="下一页的页码，最后一页为 null；按翻页标记取的页请用 next_cursor"
+    )
+    next_cursor: str | None = Field(
+        description="下一页（更早的诉求）的翻页标记，作为 cursor 参数传回；最后一页为 null"
+    )
     items: list[DemandOut]
 
 
