@@ -455,6 +455,36 @@ def postpone_demand(demand: Demand, *, by: User, reason: str) -> Demand:
     return demand
 
 
+def resume_demand(
+    demand: Demand, *, by: User, reason: str, now: dt.datetime | None = None
+) -> Demand:
+    """Taken up again after 缓办 (恢复办理), e.g. when the year whose plan it was put
+    into has come: it counts in the rates again, and its clock starts afresh for the
+    tier it stands at — as escalation to that tier starts it — so the sweep can
+    escalate it again once that time runs out."""
+    if not reason.strip():
+        raise ActionError(_("恢复办理时必须说明原因。"))
+    now = now or timezone.now()
+    with transaction.atomic():
+        demand = _locked(demand)
+        _require_state(demand, *OPEN_STATES)
+        if not demand.postponed:
+            raise ActionError(_("该诉求不是缓办状态。"))
+        meeting_day = _start_tier_clock(demand, demand.tier, now, demand)
+        demand.postponed = False
+        demand.save(update_fields=["postponed", "clock_started_at", "warn_at", "deadline"])
+        _event(demand, EventKind.RESUMED, by, reason.strip(), at=now)
+        if meeting_day is not None:
+            _put_on_agenda(demand, meeting_day)
+        if demand.handler_id:
+            notify(
+                demand.handler,
+                _("缓办的诉求已恢复办理，请按新的时限办理：%(title)s") % {"title": demand.title},
+                demand,
+            )
+    return demand
+
+
 # --- feedback (回访, 评价) ---------------------------------------------------------------
 def record_return_visit(
     demand: Demand, *, by: User, satisfaction: str, comment: str = ""
@@ -555,6 +585,30 @@ def next_meeting_date(today: dt.date) -> dt.date:
     return day
 
 
+def _start_tier_clock(
+    clocked: Demand, tier: int, now: dt.datetime, demand: Demand
+) -> dt.date | None:
+    """(Re)start the clock of ``clocked`` (the demand, or a stand-in for it) at ``now``
+    with the time limit of ``tier``: ``demand``'s category's for T1, TIER_LIMITS_DAYS
+    for T2 and T3, and for T4 until the next dispatch meeting, whose day is returned
+    (None for the other tiers)."""
+    if tier == Tier.DISPATCH_MEETING:
+        meeting_day = next_meeting_date(timezone.localdate(now))
+        clock.start_until(clocked, now, meeting_day)
+        return meeting_day
+    if tier == Tier.ON_SITE:
+        clock.start(clocked, now, demand.category.time_limit, demand.category.time_unit)
+    else:
+        clock.start(clocked, now, TIER_LIMITS_DAYS[tier], "days")
+    return None
+
+
+def _put_on_agenda(demand: Demand, meeting_day: dt.date) -> None:
+    """On the agenda of the dispatch meeting of ``meeting_day`` (made if need be)."""
+    meeting, _created = DispatchMeeting.objects.get_or_create(date=meeting_day)
+    MeetingItem.objects.get_or_create(meeting=meeting, demand=demand)
+
+
 def escalate_demand(pk: int, *, now: dt.datetime) -> bool:
     """Move one overdue demand up a tier. True when this call did it.
 
@@ -568,11 +622,7 @@ def escalate_demand(pk: int, *, now: dt.datetime) -> bool:
     tier = demand.tier + 1
     handler, unit, where = _next_tier_target(demand, tier)
     trial = Demand(pk=demand.pk, created_at=demand.created_at)
-    if tier == Tier.DISPATCH_MEETING:
-        meeting_day = next_meeting_date(timezone.localdate(now))
-        clock.start_until(trial, now, meeting_day)
-    else:
-        clock.start(trial, now, TIER_LIMITS_DAYS[tier], "days")
+    meeting_day = _start_tier_clock(trial, tier, now, demand)
     with transaction.atomic():
         won = Demand.objects.filter(
             pk=pk, tier=demand.tier, deadline=demand.deadline, state__in=CLOCK_STATES
@@ -599,9 +649,8 @@ def escalate_demand(pk: int, *, now: dt.datetime) -> bool:
             at=now,
             tier=tier,
         )
-        if tier == Tier.DISPATCH_MEETING:
-            meeting, _created = DispatchMeeting.objects.get_or_create(date=meeting_day)
-            MeetingItem.objects.get_or_create(meeting=meeting, demand=demand)
+        if meeting_day is not None:
+            _put_on_agenda(demand, meeting_day)
         text = _("诉求超期升级为%(tier)s：%(title)s") % {"tier": label, "title": demand.title}
         told = set()
         if handler:

@@ -205,6 +205,10 @@ class PostponeForm(ReasonForm):
     """缓办: handled later, out of the rates' denominator."""
 
 
+class ResumeForm(ReasonForm):
+    """恢复办理: a postponed demand taken up again, with a fresh time limit."""
+
+
 class TransferForm(ReasonForm):
     to_user = UserChoiceField(
         label=_("转给"),

@@ -455,6 +455,7 @@ class EventKind(models.TextChoices):
     RATED = "rated", _("居民评价")
     REOPENED = "reopened", _("重新办理")
     POSTPONED = "postponed", _("缓办")
+    RESUMED = "resumed", _("恢复办理")
     MEETING = "meeting", _("调度会决定")
 
 

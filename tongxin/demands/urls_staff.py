@@ -21,5 +21,6 @@ urlpatterns = [
     path("<int:pk>/transfer/", v.transfer, name="transfer"),
     path("<int:pk>/merge/", v.merge, name="merge"),
     path("<int:pk>/postpone/", v.postpone, name="postpone"),
+    path("<int:pk>/resume/", v.resume, name="resume"),
     path("<int:pk>/visit/", v.visit, name="visit"),
 ]

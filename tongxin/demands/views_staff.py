@@ -35,6 +35,7 @@ from tongxin.demands.forms_staff import (
     NoteForm,
     PostponeForm,
     ResolveForm,
+    ResumeForm,
     ReturnForm,
     StartForm,
     TransferForm,
@@ -62,7 +63,7 @@ class Rights:
     """What one user may do with one demand on these pages."""
 
     view: bool = False
-    dispatch: bool = False  # 派单, 合并, 缓办, 回访, the reporter's whole phone number
+    dispatch: bool = False  # 派单, 合并, 缓办, 恢复办理, 回访, the reporter's whole phone number
     handle: bool = False  # 开始办理, 办理记录, 办结, 退回, 转办
     claim: bool = False  # 接单: from the party-member pool, or as the assigned handler
 
@@ -316,12 +317,14 @@ STEPS: dict[str, Step] = {
     "return": Step(ReturnForm, "handle", HANDLING),
     "merge": Step(MergeForm, "dispatch", OPEN_STATES),
     "postpone": Step(PostponeForm, "dispatch", OPEN_STATES),
+    "resume": Step(ResumeForm, "dispatch", OPEN_STATES),
 }
 
 
 def _offered(name: str, demand: Demand, rights: Rights) -> bool:
     step = STEPS[name]
-    if name == "postpone" and demand.postponed:
+    # 缓办 for a demand in hand, 恢复办理 for a postponed one: never both.
+    if (name == "postpone" and demand.postponed) or (name == "resume" and not demand.postponed):
         return False
     return getattr(rights, step.need) and demand.state in step.states
 
@@ -537,6 +540,18 @@ def postpone(request: HttpRequest, pk: int) -> HttpResponse:
         return _("已标记为缓办。")
 
     return _step(request, pk, "postpone", do)
+
+
+@require_POST
+@login_required
+def resume(request: HttpRequest, pk: int) -> HttpResponse:
+    def do(form: ResumeForm) -> str:
+        d = actions.resume_demand(form.demand, by=request.user, reason=form.cleaned_data["reason"])
+        return _("已恢复办理，新的办理时限为 %(deadline)s。") % {
+            "deadline": f"{timezone.localtime(d.deadline):%Y-%m-%d %H:%M}"
+        }
+
+    return _step(request, pk, "resume", do)
 
 
 @require_POST

@@ -6,8 +6,17 @@ import time_machine
 
 from tongxin.accounts.models import UserRole
 from tongxin.areas.models import Responsibility, Role
-from tongxin.demands import actions
-from tongxin.demands.models import DemandEvent, EventKind, Notification, Satisfaction, State, Tier
+from tongxin.demands import actions, clock
+from tongxin.demands.models import (
+    Demand,
+    DemandEvent,
+    EventKind,
+    MeetingItem,
+    Notification,
+    Satisfaction,
+    State,
+    Tier,
+)
 from tongxin.demands.testing import submit
 from tongxin.testing import make_user
 
@@ -211,3 +220,65 @@ def test_a_meeting_on_a_sunday_moves_to_the_next_working_day(db):
     assert actions.next_meeting_date(dt.date(2026, 11, 2)) == dt.date(2026, 11, 25)  # Wednesday
     assert actions.next_meeting_date(dt.date(2026, 10, 2)) == dt.date(2026, 10, 26)  # 25th: Sunday
     assert actions.next_meeting_date(dt.date(2026, 11, 25)) == dt.date(2026, 12, 25)
+
+
+# --- 恢复办理 (a postponed demand taken up again) ----------------------------------------
+@pytest.mark.parametrize(
+    "tier", [Tier.ON_SITE, Tier.TIME_LIMITED, Tier.COORDINATED, Tier.DISPATCH_MEETING]
+)
+def test_a_postponed_demand_is_taken_up_again_with_a_fresh_time_limit(world, chains, tier):
+    start = dt.datetime(2026, 11, 23, 9, 0, tzinfo=SH)
+    with time_machine.travel(start, tick=False):
+        d = submit(world.household_a1, now=start)
+        actions.dispatch_demand(d, by=world.worker_a, to_user=world.grid_worker_a)
+        Demand.objects.filter(pk=d.pk).update(tier=tier)
+        actions.postpone_demand(d, by=world.worker_a, reason="纳入明年改造计划")
+    first_deadline = Demand.objects.get(pk=d.pk).first_deadline
+    # The next year: the plan it was put into has come.
+    now = dt.datetime(2027, 1, 6, 10, 0, tzinfo=SH)
+    with time_machine.travel(now, tick=False):
+        d = actions.resume_demand(d, by=world.worker_a, reason="今年改造计划已立项，恢复办理")
+    d = Demand.objects.get(pk=d.pk)
+    assert not d.postponed and d.tier == tier and d.state == State.DISPATCHED
+    expected = {
+        Tier.ON_SITE: clock.deadline_after(now, d.category.time_limit, d.category.time_unit),
+        Tier.TIME_LIMITED: clock.deadline_after(now, actions.TIER_LIMITS_DAYS[2], "days"),
+        Tier.COORDINATED: clock.deadline_after(now, actions.TIER_LIMITS_DAYS[3], "days"),
+        # Until the next dispatch meeting (the 25th), as escalation to T4 sets it.
+        Tier.DISPATCH_MEETING: dt.datetime(2027, 1, 25, 17, 30, tzinfo=SH),
+    }[tier]
+    assert d.deadline == expected and d.deadline > now
+    assert d.clock_started_at == now and d.warn_at == clock.warn_time(now, d.deadline)
+    assert d.first_deadline == first_deadline  # 按期 is still judged against the first limit
+    event = d.events.get(kind=EventKind.RESUMED)
+    assert (event.text, event.actor, event.public, event.at) == (
+        "今年改造计划已立项，恢复办理",
+        world.worker_a,
+        False,
+        now,
+    )
+    assert Notification.objects.filter(
+        user=world.grid_worker_a, demand=d, text__contains="恢复办理"
+    ).exists()
+    on_agenda = MeetingItem.objects.filter(demand=d, meeting__date=dt.date(2027, 1, 25))
+    assert on_agenda.exists() == (tier == Tier.DISPATCH_MEETING)
+
+
+def test_only_a_postponed_open_demand_is_taken_up_again_and_with_a_reason(world, chains):
+    d = submit(world.household_a1)
+    actions.dispatch_demand(d, by=world.worker_a, to_user=world.grid_worker_a)
+
+    def refused(message: str, reason: str = "恢复办理") -> None:
+        before = Demand.objects.filter(pk=d.pk).values().get()
+        events, notes = d.events.count(), Notification.objects.count()
+        with pytest.raises(actions.ActionError, match=message):
+            actions.resume_demand(d, by=world.worker_a, reason=reason)
+        assert Demand.objects.filter(pk=d.pk).values().get() == before
+        assert (d.events.count(), Notification.objects.count()) == (events, notes)
+
+    refused("该诉求不是缓办状态。")
+    actions.postpone_demand(d, by=world.worker_a, reason="纳入明年改造计划")
+    refused("恢复办理时必须说明原因。", reason=" \n ")
+    actions.withdraw_demand(d, reason="已自行解决")
+    refused("不能进行此操作")  # withdrawn: no longer open
+    assert not d.events.filter(kind=EventKind.RESUMED).exists()

@@ -245,3 +245,39 @@ def test_todays_live_counts_need_no_date_function(world, story):
     year = Period.days(dt.date(2026, 1, 1), dt.date(2026, 12, 31))
     total = sum(totals.values(), Counter())
     assert rollup.to_figures(total, year) == metrics.figures(demands, year, now=NOW)
+
+
+def test_a_resumed_demand_leaves_its_old_day_and_counts_in_the_denominator_again(world, story):
+    """恢复办理 moves the deadline: the day it was due on (as 缓办) is marked and loses
+    it, and once the new deadline passes it is due there, in the denominator."""
+    b = ids(world, "b")
+    postponed = Demand.objects.get(pk=story["b3"].pk)
+    old_day = timezone_day(postponed.deadline)
+    with time_machine.travel(NOW, tick=False):
+        rollup.refresh(NOW)
+        before = rollup.figures(b, old_day, old_day, now=NOW)
+        assert before.postponed == 1
+        resumed = actions.resume_demand(postponed, by=world.worker_b, reason="施工季已到")
+        assert (world.community_b.pk, old_day) in set(
+            DirtyDay.objects.values_list("community_id", "day")
+        )
+        after = rollup.figures(b, old_day, old_day, now=NOW)
+        assert (after.due, after.postponed) == (before.due - 1, 0)
+        assert after.assessed == before.assessed
+        assert_equal_to_recount(world, NOW)
+        rollup.refresh(NOW)
+    later = resumed.deadline + dt.timedelta(hours=1)
+    new_day = timezone_day(resumed.deadline)
+    assert new_day > old_day
+    with time_machine.travel(later, tick=False):
+        assert_equal_to_recount(world, later)
+        itself = metrics.figures(
+            Demand.objects.filter(pk=postponed.pk), Period.days(new_day, new_day), now=later
+        )
+        assert (itself.due, itself.postponed, itself.assessed) == (1, 0, 1)
+        rollup.refresh(later)
+        on_new_day = rollup.figures(b, new_day, new_day, now=later)
+        assert on_new_day == metrics.figures(
+            Demand.objects.filter(community_id__in=b), Period.days(new_day, new_day), now=later
+        )
+        assert on_new_day.assessed >= 1 and on_new_day.postponed == 0

@@ -677,6 +677,61 @@ def test_it_postpones_once(client, world, demand):
     assert "postpone-form" not in body and "缓办" in body
 
 
+def test_it_resumes_a_postponed_demand(client, world, demand):
+    client.force_login(world.worker_a)
+    page = reverse("demands:detail", args=[demand.pk])
+    r = client.get(page)
+    assert "resume" not in r.context["forms"] and "resume-form" not in text(r)
+    actions.postpone_demand(demand, by=world.worker_a, reason="需列入明年改造计划")
+    r = client.get(page)
+    assert "resume" in r.context["forms"] and "postpone" not in r.context["forms"]
+    assert "resume-form" in text(r) and "postpone-form" not in text(r)
+
+    r = step(client, demand, "resume", reason="")
+    assert r.status_code == 400 and "resume-form" in text(r)
+    assert fresh(demand).postponed
+    r = step(client, demand, "resume", reason="改造计划已立项")
+    assert r.status_code == 302 and r["Location"] == page
+    d = fresh(demand)
+    assert "已恢复办理，新的办理时限为" in messages_of(client, r)
+    assert not d.postponed and d.deadline > dt.datetime.now(tz=SH)
+    assert d.events.filter(kind=EventKind.RESUMED, text="改造计划已立项").count() == 1
+    r = client.get(page)
+    assert "postpone" in r.context["forms"] and "resume" not in r.context["forms"]
+    history = text(r).split('id="history"')[1]
+    assert "恢复办理" in history and "改造计划已立项" in history
+
+
+@pytest.mark.parametrize(
+    "who,status",
+    [("party_member_a", 403), ("cadre_a", 403), ("resident_user_a", 403), ("worker_b", 404)],
+)
+def test_it_lets_only_those_who_may_postpone_resume(client, world, claimed, who, status):
+    actions.postpone_demand(claimed, by=world.worker_a, reason="需列入明年改造计划")
+    client.force_login(world.users()[who])
+    if who == "party_member_a":  # the handler sees the page, without the step
+        page = client.get(reverse("demands:detail", args=[claimed.pk]))
+        assert "resume" not in page.context["forms"]
+    assert step(client, claimed, "resume", reason="恢复").status_code == status
+    assert fresh(claimed).postponed
+
+
+def test_it_resumes_once_when_the_form_is_sent_twice(client, world, demand):
+    actions.dispatch_demand(demand, by=world.worker_a, to_user=world.grid_worker_a)
+    actions.postpone_demand(demand, by=world.worker_a, reason="需列入明年改造计划")
+    client.force_login(world.worker_a)
+    data = {"resume-seen": actions.last_event_id(demand), "resume-reason": "改造计划已立项"}
+    url = reverse("demands:resume", args=[demand.pk])
+    client.post(url, data)
+    deadline = fresh(demand).deadline
+    r = client.post(url, data)
+    assert "刚有新的进展" in messages_of(client, r)
+    assert demand.events.filter(kind=EventKind.RESUMED).count() == 1
+    assert fresh(demand).deadline == deadline
+    told = Notification.objects.filter(user=world.grid_worker_a, text__contains="恢复办理")
+    assert told.count() == 1
+
+
 def resolved(world, demand):
     actions.dispatch_demand(demand, by=world.worker_a, to_user=world.grid_worker_a)
     actions.claim_demand(demand, by=world.grid_worker_a)

@@ -450,6 +450,23 @@ def test_a_postponed_demand_is_not_escalated(world, chains):
     assert escalations(d) == 0
 
 
+def test_a_resumed_demand_is_escalated_once_its_new_time_runs_out(world, chains):
+    d = submitted(world, at(2026, 11, 23, 9, 0))
+    actions.postpone_demand(d, by=world.worker_a, reason="纳入明年老旧小区改造计划")
+    assert actions.sweep_deadlines(d.deadline + dt.timedelta(days=30)) == 0
+    resumed = at(2027, 1, 6, 10, 0)
+    with time_machine.travel(resumed, tick=False):
+        d = actions.resume_demand(d, by=world.worker_a, reason="改造计划已立项", now=resumed)
+    assert d.deadline > resumed and d.tier == Tier.ON_SITE
+    assert actions.sweep_deadlines(resumed) == 0
+    assert actions.sweep_deadlines(d.deadline - dt.timedelta(minutes=1)) == 0
+    late = d.deadline + dt.timedelta(minutes=1)
+    assert actions.sweep_deadlines(late) == 1
+    d.refresh_from_db()
+    assert d.tier == Tier.TIME_LIMITED and d.handler == chains and d.deadline > late
+    assert escalations(d) == 1 and told(d, chains) == 1
+
+
 def test_the_sweep_keeps_sqlite_statistics(world):
     if connection.vendor != "sqlite":
         pytest.skip("PostgreSQL's autovacuum keeps its own statistics")
