@@ -6,4 +6,4 @@ class CoreConfig(AppConfig):
     verbose_name = "基础"
 
     def ready(self) -> None:
-        from tongxin.core import lookups  # noqa: F401  (registers __constant)
+        from tongxin.core import lookups  # noqa: F401  (registers __constant, __constant_in)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from django.db.models import IntegerField, Lookup
+import re
+
+from django.db.models import CharField, IntegerField, Lookup
 
 
 @IntegerField.register_lookup
@@ -26,3 +28,31 @@ class Constant(Lookup):
             raise TypeError(f"__constant takes an int, not {self.rhs!r}")
         lhs, params = self.process_lhs(compiler, connection)
         return f"{lhs} = {int(self.rhs)}", params
+
+
+_CHOICE_VALUE = re.compile(r"[a-z0-9_]+")
+
+
+@CharField.register_lookup
+class ConstantIn(Lookup):
+    """``field__constant_in=("visited", "rated")``: ``IN`` with the values written into
+    the SQL rather than sent as parameters.
+
+    For a fixed set of choice values that a partial index is defined by. A planner uses
+    a partial index only when it can see that the query asks for nothing outside it:
+    SQLite compares the query's terms with the index's ``WHERE``, which it cannot do
+    for bound parameters, and PostgreSQL cannot either in a prepared statement's generic
+    plan. Only short lowercase choice values (``[a-z0-9_]+``) are accepted, so nothing
+    else can reach the SQL; they are written in the order given, which must be the
+    index's order for SQLite to recognise its term."""
+
+    lookup_name = "constant_in"
+    prepare_rhs = False
+
+    def as_sql(self, compiler, connection):
+        values = list(self.rhs) if isinstance(self.rhs, (list, tuple)) else []
+        if not values or not all(isinstance(v, str) and _CHOICE_VALUE.fullmatch(v) for v in values):
+            raise TypeError(f"__constant_in takes choice values, not {self.rhs!r}")
+        lhs, params = self.process_lhs(compiler, connection)
+        quoted = ", ".join(f"'{v}'" for v in map(str, values))
+        return f"{lhs} IN ({quoted})", params

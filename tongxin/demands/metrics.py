@@ -17,6 +17,7 @@ from django.db.models import Avg, Count, DurationField, ExpressionWrapper, F, Q,
 from django.utils import timezone
 
 from tongxin.demands.models import (
+    COUNTED_KINDS,
     DONE_STATES,
     Channel,
     DemandEvent,
@@ -254,7 +255,7 @@ def _count(demands: QuerySet, periods: dict[str, Period], now: dt.datetime) -> d
     counts = demands.order_by().aggregate(**demand_aggs)
     events = DemandEvent.objects.filter(
         demand__in=demands.order_by().values("pk"),
-        kind__in=[EventKind.VISITED, EventKind.RATED, EventKind.REOPENED],
+        kind__constant_in=COUNTED_KINDS,
     )
     counts |= events.order_by().aggregate(**event_aggs)
     return {

@@ -40,6 +40,7 @@ from tongxin.areas.models import Area, Level
 from tongxin.demands import metrics
 from tongxin.demands.metrics import Figures, Period
 from tongxin.demands.models import (
+    COUNTED_KINDS,
     DAYCOUNT_MIX,
     Category,
     Channel,
@@ -212,7 +213,7 @@ def compute_spans(
     counted = events.filter(
         within("at", "demand__community_id"),
         at__lt=now,
-        kind__in=[EventKind.VISITED, EventKind.RATED, EventKind.REOPENED],
+        kind__constant_in=COUNTED_KINDS,
     )
     prefixes = {EventKind.VISITED: "visits", EventKind.RATED: "ratings"}
     for cid, cat, day, kind, satisfaction, n in (

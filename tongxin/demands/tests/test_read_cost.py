@@ -18,7 +18,7 @@ from tongxin.accounts.scope import scope_for, subtree
 from tongxin.areas.models import Area, Level
 from tongxin.core.treepaths import bulk_add_children
 from tongxin.demands import actions
-from tongxin.demands.models import Attachment, Channel, Department, EventKind
+from tongxin.demands.models import Attachment, Channel, DemandEvent, Department, EventKind
 from tongxin.demands.testing import submit
 from tongxin.demands.views_staff import section_counts, work_sections
 from tongxin.people.models import CoBuildingUnit
@@ -75,6 +75,18 @@ def test_constant_matches_what_equality_matches_and_takes_only_an_int(world):
     for bad in ("30 OR 1=1", 30.0, True):
         with pytest.raises(TypeError):
             list(Area.objects.filter(level__constant=bad))
+
+
+def test_constant_in_matches_what_in_matches_and_takes_only_choice_values(world):
+    submit(world.household_a1, title="楼道灯坏了")
+    kinds = (EventKind.SUBMITTED, EventKind.DISPATCHED)
+    plain = DemandEvent.objects.filter(kind__in=kinds).order_by("pk")
+    constant = DemandEvent.objects.filter(kind__constant_in=kinds).order_by("pk")
+    assert list(constant) == list(plain) and plain.exists()
+    assert "IN ('submitted', 'dispatched')" in str(constant.query)
+    for bad in ("submitted", [], ["submitted' OR '1'='1"], ["Submitted"], [1]):
+        with pytest.raises(TypeError):
+            list(DemandEvent.objects.filter(kind__constant_in=bad))
 
 
 @pytest.mark.skipif("connection.vendor != 'postgresql'")
