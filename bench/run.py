@@ -228,7 +228,7 @@ def child(args: argparse.Namespace) -> int:
         result["hooks"] = district.after_generation(log=lambda m: log(f"{vendor}: {m}"))
         result["vacuum_seconds"] = district.vacuum()
         if vendor == "postgres":
-            log(f"{vendor}: VACUUM (ANALYZE) {result['vacuum_seconds']:.1f} s")
+            log(f"{vendor}: VACUUM (ANALYZE), CHECKPOINT {result['vacuum_seconds']:.1f} s")
         result["sweep_large"] = time_sweep(n)
         log(f"{vendor}: sweep at {n:,}: {result['sweep_large']}")
 
@@ -766,8 +766,8 @@ def write_results(path: Path, args, results: list[dict], text: str, missed: int)
             f"{r['fk_check']['bad']} dangling ({r['fk_check']['seconds']:.0f} s); ANALYZE "
             f"{r['analyze_seconds']:.0f} s; after generation: {hooks}"
             + (
-                f", then VACUUM (ANALYZE) {r['vacuum_seconds']:.0f} s (as autovacuum would"
-                " soon; not during the measurements)"
+                f", then VACUUM (ANALYZE) and CHECKPOINT {r['vacuum_seconds']:.0f} s (as"
+                " autovacuum and the checkpointer would soon; not during the measurements)"
                 if r["vendor"] != "sqlite" and "vacuum_seconds" in r
                 else ""
             )
