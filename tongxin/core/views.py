@@ -64,11 +64,14 @@ def _staff_context(scope: Scope, today: dt.date) -> dict:
 
 
 def _work_counts(user, scope: Scope) -> list[tuple[str, str, int]]:
-    """(tab, label, count) of the demand work list: what waits for this person."""
-    from tongxin.demands.views_staff import work_sections
+    """(tab, label, count) of the demand work list: what waits for this person,
+    counted as the work list counts them (by the disjoint parts of the scope: a count
+    over the area OR the user's own demands reads every demand of a district)."""
+    from tongxin.demands.views_staff import section_counts, work_sections
 
     sections = work_sections(user, scope, timezone.now())
-    return [(s.key, str(s.label), s.demands.count()) for s in sections]
+    counts = section_counts(user, scope, sections)
+    return [(s.key, str(s.label), counts[s.key]) for s in sections]
 
 
 @login_required

@@ -243,6 +243,16 @@ def test_the_tabs_probe_once_when_nothing_is_handled_elsewhere(world):
     assert len(ctx.captured_queries) == len(sections) + 1
 
 
+def test_the_home_page_counts_the_work_as_the_work_page_does(client, world, elsewhere):
+    client.force_login(world.worker_a)
+    with CaptureQueriesContext(connection) as ctx:
+        r = client.get(reverse("home"))
+    shown = {key: n for key, _label, n in r.context["work"]}
+    assert shown["mine"] == 1 and shown["dispatch"] == 2
+    counts = [q["sql"] for q in ctx.captured_queries if '"demands_demand"' in q["sql"]]
+    assert counts and not [sql for sql in counts if " OR " in sql]
+
+
 def test_the_work_page_shows_the_same_counts(client, world, elsewhere):
     client.force_login(world.worker_a)
     r = client.get(reverse("demands:work"))
