@@ -366,6 +366,15 @@ class Demand(models.Model):
                 condition=Q(merged_into__isnull=False),
                 name="demand_merged_into",
             ),
+            # The demands at the top tier (T4, the district's dispatch meeting), which the
+            # agenda is filled from each time it opens: without it, every open demand of
+            # the district is read to find them. Read with ``tier__constant`` so that the
+            # planners can match the condition.
+            models.Index(
+                fields=["state"],
+                condition=Q(tier=Tier.DISPATCH_MEETING),
+                name="demand_meeting_tier",
+            ),
         ]
 
     def __str__(self) -> str:

@@ -8,6 +8,7 @@ import datetime as dt
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
+from django.core.paginator import Page, Paginator
 from django.db.models import Count, Q
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
@@ -15,7 +16,7 @@ from django.template.loader import render_to_string
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_http_methods, require_POST
 
 from tongxin.accounts.models import User, UserRole
 from tongxin.accounts.scope import scope_for
@@ -32,6 +33,13 @@ from tongxin.demands.models import DispatchMeeting, MeetingItem
 MEETING_ROLES = {UserRole.DISTRICT_OFFICE, UserRole.STREET_OFFICE, UserRole.ADMIN}
 DECIDING_ROLES = {UserRole.DISTRICT_OFFICE, UserRole.ADMIN}
 PREVIOUS_SHOWN = 24
+# Items a page shows: each undecided one carries its decision form, whose list of
+# responsible people is as long as the district's staff. An agenda that has grown to
+# thousands of items (a district that let its T4 cases pile up) is paged, not built
+# whole.
+PAGE_SIZE = 20
+# The agenda's order: oldest demand first, as the meeting takes them.
+ORDER = ("demand__created_at", "pk")
 
 
 def _require_meeting_role(user: User) -> None:
@@ -44,8 +52,12 @@ def _may_decide(user: User) -> bool:
 
 
 def _scoped_items(user: User):
-    """The agenda items a user may see: those of demands in their scope."""
-    return MeetingItem.objects.filter(demand__in=scope_for(user).demands(user).values("pk"))
+    """The agenda items a user may see: those of demands in their scope (every item, for
+    the district office: no subquery over all the district's demands to say so)."""
+    scope = scope_for(user)
+    if scope.everything:
+        return MeetingItem.objects.all()
+    return MeetingItem.objects.filter(demand__in=scope.demands(user).values("pk"))
 
 
 def _get_item_for(user: User, pk: int) -> MeetingItem:
@@ -64,17 +76,43 @@ def _detail_url(pk: int) -> str | None:
         return None
 
 
+def _counts(user: User, meeting: DispatchMeeting) -> dict[str, int]:
+    """How many items of the meeting the user sees, and how many wait for a decision."""
+    return (
+        _scoped_items(user)
+        .filter(meeting=meeting)
+        .aggregate(total=Count("pk"), undecided=Count("pk", filter=Q(decision="")))
+    )
+
+
+def _page_of_item(user: User, item: MeetingItem) -> int:
+    """The page of the agenda an item is on (for the answer to its decision)."""
+    created = item.demand.created_at
+    before = (
+        _scoped_items(user)
+        .filter(meeting=item.meeting_id)
+        .filter(Q(demand__created_at__lt=created) | Q(demand__created_at=created, pk__lt=item.pk))
+        .count()
+    )
+    return before // PAGE_SIZE + 1
+
+
 def _items(
     user: User,
     meeting: DispatchMeeting,
     now: dt.datetime,
     *,
-    people: list[User] | None = None,
     forms: dict[int, DecisionForm] | None = None,
     only: int | None = None,
+    page: Page | None = None,
 ) -> list[MeetingItem]:
-    """The meeting's items the user may see, each with its light, the link to the
-    demand and, where the user may decide it, its decision form."""
+    """The meeting's items the user may see (those of ``page``, or the one ``only``),
+    each with its light, the link to the demand and whether the user may decide it.
+
+    An item carries a decision form only when ``forms`` has one for it (one sent back
+    with its errors, or the one asked for): the form lists every responsible person of
+    the district, so the page loads it when the item is opened (``decide``, GET)
+    rather than once per item."""
     items = (
         _scoped_items(user)
         .filter(meeting=meeting)
@@ -86,33 +124,43 @@ def _items(
             "demand__handler",
             "demand__reporter",
         )
-        .order_by("demand__created_at", "pk")
+        .order_by(*ORDER)
     )
     if only is not None:
         items = items.filter(pk=only)
+    elif page is not None:
+        items = items[page.start_index() - 1 : page.end_index()] if page.paginator.count else []
     items = list(items)
     forms = forms or {}
     may_decide = _may_decide(user)
-    default_due = None
     for item in items:
         item.light = item.demand.light(now)
         item.detail_url = _detail_url(item.demand_id)
         item.form, item.errors = None, []
+        item.decidable = may_decide and not item.decision and item.demand.is_open
         sent = forms.get(item.pk)
-        if not (may_decide and not item.decision and item.demand.is_open):
-            if sent is not None:  # decided or closed meanwhile: say why nothing changed
-                item.errors = sent.non_field_errors()
-            continue
-        if sent is None and default_due is None:
-            default_due = clock.deadline_after(now, DEFAULT_LIMIT_DAYS, "days")
-        item.form = sent or DecisionForm(
-            prefix=f"item{item.pk}", people=people or [], now=now, due=default_due
-        )
+        if sent is not None:
+            if item.decidable:
+                item.form = sent
+            else:  # decided or closed meanwhile: say why nothing changed
+                item.errors = sent.non_field_errors() if sent.is_bound else []
     return items
 
 
+def _new_form(item: MeetingItem, now: dt.datetime) -> DecisionForm:
+    return DecisionForm(
+        prefix=f"item{item.pk}",
+        people=responsible_people(),
+        now=now,
+        due=clock.deadline_after(now, DEFAULT_LIMIT_DAYS, "days"),
+    )
+
+
 def _previous(user: User, meeting: DispatchMeeting):
-    mine = Q(items__in=_scoped_items(user).values("pk"))
+    if scope_for(user).everything:
+        mine = Q(items__isnull=False)
+    else:
+        mine = Q(items__in=_scoped_items(user).values("pk"))
     return (
         DispatchMeeting.objects.exclude(pk=meeting.pk)
         .annotate(
@@ -124,17 +172,25 @@ def _previous(user: User, meeting: DispatchMeeting):
 
 
 def _render_meeting(
-    request: HttpRequest, meeting: DispatchMeeting, *, forms: dict[int, DecisionForm] | None = None
+    request: HttpRequest,
+    meeting: DispatchMeeting,
+    *,
+    forms: dict[int, DecisionForm] | None = None,
+    page_number: int | str | None = None,
 ) -> HttpResponse:
     now = timezone.now()
     may_decide = _may_decide(request.user)
-    people = responsible_people() if may_decide else []
-    items = _items(request.user, meeting, now, people=people, forms=forms)
+    counts = _counts(request.user, meeting)
+    # A page past the end (items decided away meanwhile) shows the last one.
+    page = Paginator(range(counts["total"]), PAGE_SIZE).get_page(
+        page_number or request.GET.get("page")
+    )
+    items = _items(request.user, meeting, now, forms=forms, page=page)
     context = {
         "meeting": meeting,
         "items": items,
-        "total": len(items),
-        "undecided": sum(1 for i in items if not i.decision),
+        "page": page,
+        **counts,
         "previous": _previous(request.user, meeting),
         "may_decide": may_decide,
         "notes_form": MeetingNotesForm(initial={"notes": meeting.notes}) if may_decide else None,
@@ -170,13 +226,18 @@ def _meeting_url(meeting: DispatchMeeting) -> str:
 
 
 @login_required
-@require_POST
+@require_http_methods(["GET", "POST"])
 def decide(request: HttpRequest, pk: int) -> HttpResponse:
-    """One item's decision: a responsible person and a time limit (交办)."""
+    """One item's decision: a responsible person and a time limit (交办).
+
+    GET gives the form: to htmx the form alone (the item opened on the agenda), else
+    the agenda's page of the item with its form open (without JavaScript)."""
     _require_meeting_role(request.user)
     item = _get_item_for(request.user, pk)
     if not _may_decide(request.user):
         raise PermissionDenied
+    if request.method == "GET":
+        return _decision_form(request, item)
     people = responsible_people()
     form = DecisionForm(request.POST, prefix=f"item{item.pk}", people=people)
     decided = False
@@ -187,25 +248,36 @@ def decide(request: HttpRequest, pk: int) -> HttpResponse:
         except actions.ActionError as e:
             form.add_error(None, e.message)
     if not request.headers.get("HX-Request"):
+        number = _page_of_item(request.user, item)
         if decided:
             messages.success(request, _("已记录调度会决定，并通知责任人。"))
-            return redirect(_meeting_url(item.meeting) + f"#item-{item.pk}")
-        response = _render_meeting(request, item.meeting, forms={item.pk: form})
+            query = f"?page={number}" if number > 1 else ""
+            return redirect(_meeting_url(item.meeting) + f"{query}#item-{item.pk}")
+        response = _render_meeting(request, item.meeting, forms={item.pk: form}, page_number=number)
         response.status_code = 400
         return response
     # htmx swaps only a 2xx answer in: the item comes back with its errors, or decided.
-    (fresh,) = _items(
-        request.user, item.meeting, timezone.now(), people=people, forms={item.pk: form}, only=pk
-    )
-    counts = (
-        _scoped_items(request.user)
-        .filter(meeting=item.meeting)
-        .aggregate(total=Count("pk"), undecided=Count("pk", filter=Q(decision="")))
-    )
+    (fresh,) = _items(request.user, item.meeting, timezone.now(), forms={item.pk: form}, only=pk)
+    counts = _counts(request.user, item.meeting)
     html = render_to_string(
         "demands/meeting.html#item", {"item": fresh, "decided_now": decided}, request
     ) + render_to_string("demands/meeting.html#agenda_count", {**counts, "oob": True}, request)
     return HttpResponse(html)
+
+
+def _decision_form(request: HttpRequest, item: MeetingItem) -> HttpResponse:
+    now = timezone.now()
+    form = _new_form(item, now)
+    if request.headers.get("HX-Request"):
+        (fresh,) = _items(request.user, item.meeting, now, forms={item.pk: form}, only=item.pk)
+        if not fresh.decidable:  # decided or closed meanwhile: the item as it is now
+            return HttpResponse(
+                render_to_string("demands/meeting.html#item", {"item": fresh}, request),
+                headers={"HX-Retarget": f"#item-{item.pk}", "HX-Reswap": "outerHTML"},
+            )
+        return render(request, "demands/meeting.html#decision_form", {"item": fresh})
+    number = _page_of_item(request.user, item)
+    return _render_meeting(request, item.meeting, forms={item.pk: form}, page_number=number)
 
 
 @login_required

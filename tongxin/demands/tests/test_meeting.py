@@ -12,7 +12,7 @@ from django.urls import reverse
 
 from tongxin.accounts.models import UserRole
 from tongxin.areas.models import Level, Responsibility, Role
-from tongxin.demands import actions
+from tongxin.demands import actions, views_meeting
 from tongxin.demands.models import (
     Demand,
     DemandEvent,
@@ -353,3 +353,113 @@ def test_two_submits_at_once_record_one_decision(world, chains):
     assert not errors
     assert meeting_events(d) == 2  # one internal, one public: once
     assert Notification.objects.filter(user=chains, text__startswith="调度会交办").count() == 1
+
+
+# --- a long agenda ------------------------------------------------------------------
+def test_a_long_agenda_is_paged_and_the_counts_cover_it_all(
+    client, world, chains, now, monkeypatch
+):
+    monkeypatch.setattr(views_meeting, "PAGE_SIZE", 2)
+    demands = [t4_demand(world.household_a1, title=f"疑难问题{i}") for i in range(5)]
+    client.force_login(world.district_office)
+    url = reverse("demands:meeting")
+    pages = []
+    for number in (1, 2, 3):
+        body = client.get(url, {"page": number}).content.decode()
+        assert "议题 5 项，待决定 5 项" in body and f"第 {number} / 3 页" in body
+        pages.append([d.title for d in demands if f">{d.title}<" in body])
+    # Oldest first, each demand on exactly one page.
+    assert pages == [["疑难问题0", "疑难问题1"], ["疑难问题2", "疑难问题3"], ["疑难问题4"]]
+    # A page past the end (items decided away meanwhile) shows the last one.
+    assert ">疑难问题4<" in client.get(url, {"page": 9}).content.decode()
+
+
+def test_the_page_leaves_the_list_of_people_to_the_item_that_is_opened(client, world, chains, now):
+    d = t4_demand(world.household_a1)
+    item = d.meeting_items.get()
+    client.force_login(world.district_office)
+    body = client.get(reverse("demands:meeting")).content.decode()
+    decide_url = reverse("demands:meeting_decide", args=[item.pk])
+    assert f'hx-get="{decide_url}"' in body and 'hx-trigger="toggle once"' in body
+    assert f'name="item{item.pk}-assignee"' not in body and "书记甲" not in body
+    # htmx asks for the form when the item is opened: the form alone, with the people.
+    r = client.get(decide_url, HTTP_HX_REQUEST="true")
+    form = r.content.decode()
+    assert r.status_code == 200 and "<html" not in form
+    assert f'name="item{item.pk}-assignee"' in form and "书记甲" in form
+    assert f'hx-post="{decide_url}"' in form
+    # Without JavaScript the link opens the agenda with that item's form open.
+    page = client.get(decide_url).content.decode()
+    assert "<html" in page and f'name="item{item.pk}-assignee"' in page
+    assert '<details class="mt-2" open>' in page
+
+
+def test_the_form_asked_for_a_decided_item_gives_the_item_as_it_is(client, world, chains, now):
+    d = t4_demand(world.household_a1)
+    item = d.meeting_items.get()
+    client.force_login(world.district_office)
+    assert decide(client, item, assignee=chains.pk, due="2026-12-10T17:30").status_code == 302
+    r = client.get(reverse("demands:meeting_decide", args=[item.pk]), HTTP_HX_REQUEST="true")
+    body = r.content.decode()
+    assert r.status_code == 200 and r.headers["HX-Retarget"] == f"#item-{item.pk}"
+    assert "由区住建局牵头" in body and "assignee" not in body.split("责任人")[0]
+    assert f'name="item{item.pk}-assignee"' not in body
+
+
+def test_only_deciders_get_the_form(client, world, chains, now):
+    d = t4_demand(world.household_a1)
+    item = d.meeting_items.get()
+    client.force_login(world.street_office)
+    r = client.get(reverse("demands:meeting_decide", args=[item.pk]), HTTP_HX_REQUEST="true")
+    assert r.status_code == 403
+
+
+def test_a_decision_sends_back_to_the_items_page(client, world, chains, now, monkeypatch):
+    monkeypatch.setattr(views_meeting, "PAGE_SIZE", 2)
+    demands = [t4_demand(world.household_a1, title=f"疑难问题{i}") for i in range(5)]
+    item = demands[3].meeting_items.get()
+    client.force_login(world.district_office)
+    r = decide(client, item, assignee=chains.pk, due="2026-12-10T17:30")
+    assert r.status_code == 302 and r.url.endswith(f"?page=2#item-{item.pk}")
+    # A refused decision shows the item's page with its form and the error.
+    other = demands[4].meeting_items.get()
+    r = decide(client, other, assignee=chains.pk, due="2026-11-01T17:30")
+    body = r.content.decode()
+    assert r.status_code == 400 and "完成时限必须晚于现在" in body and ">疑难问题4<" in body
+    assert "第 3 / 3 页" in body
+
+
+def test_an_administrator_counts_without_a_subquery_over_every_demand(client, world, chains, now):
+    t4_demand(world.household_a1)
+    client.force_login(world.admin)
+    url = reverse("demands:meeting")
+    client.get(url)
+    with CaptureQueriesContext(connection) as ctx:
+        assert client.get(url).status_code == 200
+    sqls = [q["sql"] for q in ctx.captured_queries]
+    assert any('COUNT("demands_meetingitem"."id")' in sql for sql in sqls)
+    assert not any('"demands_meetingitem"."demand_id" IN (SELECT' in sql for sql in sqls)
+    assert not any('"items"."demand_id" IN (SELECT' in sql for sql in sqls)
+
+
+def test_the_agenda_is_filled_from_the_index_of_t4_demands(world, now):
+    """Filling the agenda reads the T4 demands through the index that holds only them
+    ("demand_meeting_tier"), not every open demand: the tier is written into the SQL so
+    that the planner can match the index's condition."""
+    t4_demand(world.household_a1)
+    submit(world.household_a2, title="普通诉求")
+    sent = []
+
+    def record(execute, sql, params, many, context):
+        sent.append((sql, params))
+        return execute(sql, params, many, context)
+
+    with connection.execute_wrapper(record):
+        actions.fill_meeting_agenda(actions.agenda_meeting())
+    (sql, params), *_ = [(s, p) for s, p in sent if s.startswith('SELECT "demands_demand"."id"')]
+    assert '"demands_demand"."tier" = 4' in sql and "ORDER BY" not in sql
+    if connection.vendor == "sqlite":  # (PostgreSQL scans a table this small instead)
+        with connection.cursor() as cursor:
+            cursor.execute(f"EXPLAIN QUERY PLAN {sql}", params)
+            plan = " ".join(str(row[-1]) for row in cursor.fetchall())
+        assert "USING INDEX demand_meeting_tier" in plan, plan
