@@ -307,7 +307,11 @@ class Demand(models.Model):
     # The clock: when the current time limit started, when yellow begins, the deadline.
     clock_started_at = models.DateTimeField(_("计时开始"), null=True, blank=True)
     warn_at = models.DateTimeField(_("预警时间"), null=True, blank=True)
-    deadline = models.DateTimeField(_("办理时限"), null=True, blank=True, db_index=True)
+    # Indexed with what it is read with (Meta.indexes): the state (the sweep), the
+    # community (the work list, the rollup). Not on its own: an index of every
+    # deadline sent both planners walking it from the oldest, through every closed
+    # demand, for "open and overdue, oldest first" (the sweep, the 超期 tab).
+    deadline = models.DateTimeField(_("办理时限"), null=True, blank=True)
     # The limit the demand was first given. Escalation and rework move ``deadline``;
     # 按期办结 is judged against this one.
     first_deadline = models.DateTimeField(_("原定时限"), null=True, blank=True)

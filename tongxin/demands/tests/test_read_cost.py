@@ -290,3 +290,18 @@ def test_a_demands_page_reads_its_photos_in_one_query(client, world):
     top = html[: html.index('id="history"')]
     assert f'src="{reverse("demands:photo", args=[mine.pk])}"' in top
     assert f">{EventKind.ANSWER.label}<" in history  # public notes are answers
+
+
+# --- the deadline ----------------------------------------------------------------------
+def test_the_deadline_is_indexed_only_with_what_it_is_read_with(db):
+    """No index of the deadline alone: for "open and overdue, oldest first" both planners
+    walked it through every closed demand (migration 0012)."""
+    from tongxin.demands.models import Demand
+
+    with connection.cursor() as cursor:
+        constraints = connection.introspection.get_constraints(cursor, Demand._meta.db_table)
+    indexed = [
+        c["columns"] for c in constraints.values() if c["index"] and "deadline" in c["columns"]
+    ]
+    assert ["deadline"] not in indexed
+    assert ["state", "deadline"] in indexed and ["community_id", "state", "deadline"] in indexed
