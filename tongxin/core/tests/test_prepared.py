@@ -1,0 +1,74 @@
+"""A query built once and run again with other values gives what the ORM gives."""
+
+from __future__ import annotations
+
+from unittest import mock
+
+import pytest
+from django.db.models.sql.compiler import SQLCompiler
+
+from tongxin.accounts.backends import AccountBackend, unread_messages
+from tongxin.accounts.models import User
+from tongxin.core.prepared import PreparedGet
+from tongxin.demands.models import Notification
+
+
+def _fields(obj) -> dict:
+    return {k: v for k, v in obj.__dict__.items() if k != "_state"}
+
+
+@pytest.fixture
+def compiled():
+    """How many times the ORM builds a SELECT's SQL."""
+    calls = []
+    real = SQLCompiler.as_sql
+
+    def counting(self, *args, **kwargs):
+        calls.append(self.query.model)
+        return real(self, *args, **kwargs)
+
+    with mock.patch.object(SQLCompiler, "as_sql", counting):
+        yield calls
+
+
+def test_it_gives_the_object_the_orm_gives_with_its_relation_and_annotation(world):
+    Notification.objects.create(user=world.worker_a, text="有新的诉求")
+    users = User.objects.select_related("area").annotate(unread_count=unread_messages())
+    prepared = PreparedGet(lambda pk: users.filter(pk=pk))
+    for user in (world.worker_a, world.street_office, world.admin):
+        got, expected = prepared.get(user.pk), users.get(pk=user.pk)
+        # Every column converted as the ORM converts it (booleans and aware times on
+        # SQLite), the area read with it, the count annotated.
+        assert _fields(got) == _fields(expected)
+        assert type(got.is_active) is bool and got.date_joined.tzinfo is not None
+        assert got._state.adding is False and got._state.db == "default"
+        if expected.area_id:
+            assert User.area.is_cached(got) and _fields(got.area) == _fields(expected.area)
+    assert prepared.get(world.worker_a.pk).unread_count == 1
+    assert prepared.get(10**12) is None
+
+
+def test_the_sql_is_built_once_then_only_run(world, compiled, django_assert_num_queries):
+    prepared = PreparedGet(lambda pk: User.objects.select_related("area").filter(pk=pk))
+    prepared.get(world.worker_a.pk)
+    assert compiled == [User]
+    with django_assert_num_queries(2):
+        assert prepared.get(world.worker_b.pk) == world.worker_b
+        assert prepared.get(world.worker_a.pk) == world.worker_a
+    assert compiled == [User]
+
+
+def test_a_query_that_does_not_use_its_value_once_is_refused(db):
+    with pytest.raises(ValueError):
+        PreparedGet(lambda pk: User.objects.all()).get(1)
+    with pytest.raises(ValueError):
+        PreparedGet(lambda pk: User.objects.filter(pk=pk) | User.objects.filter(pk=pk)).get(1)
+
+
+def test_the_user_of_every_request_is_read_without_building_its_query(world, compiled):
+    backend = AccountBackend()
+    assert backend.get_user(world.worker_a.pk) == world.worker_a
+    compiled.clear()
+    user = backend.get_user(world.worker_b.pk)
+    assert user == world.worker_b and user.area == world.worker_b.area
+    assert compiled == []
