@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Hashable, Iterable, Iterator
 from dataclasses import dataclass, field
 from functools import cache
 from itertools import islice
@@ -32,6 +32,7 @@ from openpyxl.utils import get_column_letter
 
 from tongxin.accounts.models import User
 from tongxin.areas.models import Area, Level
+from tongxin.core.prepared import Prepared
 from tongxin.demands import metrics
 from tongxin.demands.metrics import Period
 from tongxin.demands.models import (
@@ -266,12 +267,23 @@ class Page:
     is_first: bool = True
 
 
-def page_of(demands: QuerySet, cursor: Cursor | None, size: int = PAGE_SIZE) -> Page:
+def page_of(
+    demands: QuerySet | Callable[[], QuerySet],
+    cursor: Cursor | None,
+    size: int = PAGE_SIZE,
+    *,
+    key: Hashable | None = None,
+) -> Page:
     """One page in the order (-created_at, -id), by keyset: the database seeks to the
     cursor through the index "demand_keyset" however deep the page, where an OFFSET
-    would read and throw away every row before it."""
+    would read and throw away every row before it.
+
+    With a ``key`` — what the demands are: equal keys, equal querysets — ``demands`` is
+    a function giving them, and each kind of page's SQL is built once per key and then
+    only run with the cursor's values (core.prepared): building it took longer than
+    the database took to answer."""
     if cursor is not None and cursor.backwards:
-        newer = list(demands.filter(cursor.before()).order_by("created_at", "pk")[: size + 1])
+        newer = _fetch(_newer, demands, cursor, size, key)
         more = len(newer) > size
         rows = newer[:size][::-1]
         return Page(
@@ -280,10 +292,7 @@ def page_of(demands: QuerySet, cursor: Cursor | None, size: int = PAGE_SIZE) -> 
             previous=Cursor.of(rows[0], backwards=True).encode() if more else "",
             is_first=not more,
         )
-    older = demands.order_by("-created_at", "-pk")
-    if cursor is not None:
-        older = older.filter(cursor.after())
-    rows = list(older[: size + 1])
+    rows = _fetch(_older, demands, cursor, size, key)
     more = len(rows) > size
     rows = rows[:size]
     return Page(
@@ -291,6 +300,33 @@ def page_of(demands: QuerySet, cursor: Cursor | None, size: int = PAGE_SIZE) -> 
         next=Cursor.of(rows[-1]).encode() if more else "",
         previous=Cursor.of(rows[0], backwards=True).encode() if cursor and rows else "",
         is_first=cursor is None,
+    )
+
+
+def _older(demands: QuerySet, cursor: Cursor | None, size: int) -> QuerySet:
+    older = demands.order_by("-created_at", "-pk")
+    if cursor is not None:
+        older = older.filter(cursor.after())
+    return older[: size + 1]
+
+
+def _newer(demands: QuerySet, cursor: Cursor, size: int) -> QuerySet:
+    return demands.filter(cursor.before()).order_by("created_at", "pk")[: size + 1]
+
+
+_PAGES = Prepared(size=512)
+
+
+def _fetch(query, demands, cursor: Cursor | None, size: int, key: Hashable | None) -> list:
+    if key is None:
+        return list(query(demands, cursor, size))
+    if cursor is None:
+        return _PAGES.list((key, query.__name__, size), lambda: query(demands(), None, size))
+    return _PAGES.list(
+        (key, query.__name__, size, cursor.backwards),
+        lambda at, pk: query(demands(), Cursor(at, pk, cursor.backwards), size),
+        cursor.created_at,
+        cursor.pk,
     )
 
 

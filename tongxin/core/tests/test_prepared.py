@@ -5,11 +5,12 @@ from __future__ import annotations
 from unittest import mock
 
 import pytest
+from django.db.models import Q
 from django.db.models.sql.compiler import SQLCompiler
 
 from tongxin.accounts.backends import AccountBackend, unread_messages
 from tongxin.accounts.models import User
-from tongxin.core.prepared import PreparedGet
+from tongxin.core.prepared import Prepared
 from tongxin.demands.models import Notification
 
 
@@ -34,9 +35,13 @@ def compiled():
 def test_it_gives_the_object_the_orm_gives_with_its_relation_and_annotation(world):
     Notification.objects.create(user=world.worker_a, text="有新的诉求")
     users = User.objects.select_related("area").annotate(unread_count=unread_messages())
-    prepared = PreparedGet(lambda pk: users.filter(pk=pk))
+    prepared = Prepared()
+
+    def get(pk):
+        return prepared.get("user", lambda pk: users.filter(pk=pk), pk)
+
     for user in (world.worker_a, world.street_office, world.admin):
-        got, expected = prepared.get(user.pk), users.get(pk=user.pk)
+        got, expected = get(user.pk), users.get(pk=user.pk)
         # Every column converted as the ORM converts it (booleans and aware times on
         # SQLite), the area read with it, the count annotated.
         assert _fields(got) == _fields(expected)
@@ -44,25 +49,56 @@ def test_it_gives_the_object_the_orm_gives_with_its_relation_and_annotation(worl
         assert got._state.adding is False and got._state.db == "default"
         if expected.area_id:
             assert User.area.is_cached(got) and _fields(got.area) == _fields(expected.area)
-    assert prepared.get(world.worker_a.pk).unread_count == 1
-    assert prepared.get(10**12) is None
+    assert get(world.worker_a.pk).unread_count == 1
+    assert get(10**12) is None
 
 
 def test_the_sql_is_built_once_then_only_run(world, compiled, django_assert_num_queries):
-    prepared = PreparedGet(lambda pk: User.objects.select_related("area").filter(pk=pk))
-    prepared.get(world.worker_a.pk)
+    prepared = Prepared()
+
+    def get(pk):
+        return prepared.get(
+            "user", lambda pk: User.objects.select_related("area").filter(pk=pk), pk
+        )
+
+    get(world.worker_a.pk)
     assert compiled == [User]
     with django_assert_num_queries(2):
-        assert prepared.get(world.worker_b.pk) == world.worker_b
-        assert prepared.get(world.worker_a.pk) == world.worker_a
+        assert get(world.worker_b.pk) == world.worker_b
+        assert get(world.worker_a.pk) == world.worker_a
     assert compiled == [User]
 
 
-def test_a_query_that_does_not_use_its_value_once_is_refused(db):
+def test_a_query_that_does_not_use_its_value_is_refused(db):
     with pytest.raises(ValueError):
-        PreparedGet(lambda pk: User.objects.all()).get(1)
-    with pytest.raises(ValueError):
-        PreparedGet(lambda pk: User.objects.filter(pk=pk) | User.objects.filter(pk=pk)).get(1)
+        Prepared().get("all", lambda pk: User.objects.all(), 1)
+    with pytest.raises(TypeError):
+        Prepared().get("text", lambda name: User.objects.filter(username=name), "admin")
+
+
+def test_times_and_several_values_and_rows_in_order(world):
+    """A keyset page: a time and an id, each used twice, many rows; keys kept apart,
+    the oldest dropped past the size."""
+    users = list(User.objects.order_by("-date_joined", "-pk"))
+    middle = users[len(users) // 2]
+    prepared = Prepared(size=2)
+
+    def older(at, pk):
+        return (
+            User.objects.filter(Q(date_joined__lt=at) | Q(date_joined=at, pk__lt=pk))
+            .order_by("-date_joined", "-pk")
+            .only("username", "date_joined")
+        )
+
+    expected = list(older(middle.date_joined, middle.pk))
+    got = prepared.list("older", older, middle.date_joined, middle.pk)
+    assert [u.pk for u in got] == [u.pk for u in expected] and got
+    assert got[0].get_deferred_fields() == expected[0].get_deferred_fields()
+    assert prepared.list("older", older, users[-1].date_joined, users[-1].pk) == []
+    everyone = prepared.list("newer", lambda pk: User.objects.filter(pk__gt=pk).order_by("pk"), 0)
+    assert len(everyone) == len(users)
+    prepared.list("third", lambda pk: User.objects.filter(pk=pk), 1)
+    assert list(prepared._compiled) == ["newer", "third"]
 
 
 def test_the_user_of_every_request_is_read_without_building_its_query(world, compiled):

@@ -305,3 +305,45 @@ def test_the_deadline_is_indexed_only_with_what_it_is_read_with(db):
     ]
     assert ["deadline"] not in indexed
     assert ["state", "deadline"] in indexed and ["community_id", "state", "deadline"] in indexed
+
+
+# --- SQL built once ------------------------------------------------------------------------
+def test_the_ledgers_pages_and_a_demands_page_build_their_sql_once(client, world, monkeypatch):
+    """The ORM built a page's demand query on every request, which took longer than
+    running it (core.prepared): the second time, a page only runs it — and still shows
+    exactly the rows of its own scope and position."""
+    from django.db.models.sql.compiler import SQLCompiler
+
+    from tongxin.demands.ledger import PAGE_SIZE
+    from tongxin.demands.models import Demand
+
+    mine = [submit(world.household_a1, title=f"仁和第{n}号") for n in range(PAGE_SIZE + 3)]
+    submit(world.household_b1, title="宏丰的诉求")
+    built = []
+    real = SQLCompiler.as_sql
+
+    def counting(self, *args, **kwargs):
+        if self.query.select_related:  # the pages' demands with their relations
+            built.append(self.query.model)
+        return real(self, *args, **kwargs)
+
+    monkeypatch.setattr(SQLCompiler, "as_sql", counting)
+    client.force_login(world.worker_a)
+    first = client.get(LEDGER).content.decode()
+    older = LEDGER + re.search(r'href="(\?cursor=[^"]+)" rel="next"', first)[1]
+    second = client.get(older).content.decode()
+    newer = LEDGER + re.search(r'href="(\?cursor=[^"]+)" rel="prev"', second)[1]
+    assert "翻页链接无效" not in second
+    pages = [LEDGER, older, newer]
+    detail = reverse("demands:detail", args=[mine[0].pk])
+    for url in [*pages, detail]:
+        client.get(url)
+        built.clear()
+        page = client.get(url).content.decode()
+        assert Demand not in built, url
+        assert "宏丰的诉求" not in page
+    assert [f"仁和第{n}号" in first for n in (PAGE_SIZE + 2, 3, 2)] == [True, True, False]
+    assert [f"仁和第{n}号" in second for n in (2, 0)] == [True, True]
+    back = client.get(newer).content.decode()
+    assert [f"仁和第{n}号" in back for n in (PAGE_SIZE + 2, 3, 2)] == [True, True, False]
+    assert client.get(reverse("demands:detail", args=[mine[-1].pk + 1])).status_code == 404
