@@ -533,6 +533,14 @@ def test_it_exports_with_a_fixed_number_of_queries_per_chunk(world, monkeypatch)
     assert len(many.captured_queries) <= len(few.captured_queries) + 2
 
 
+def test_it_reports_its_progress_every_so_many_rows(world, monkeypatch):
+    monkeypatch.setattr(ledger, "PROGRESS_EVERY", 2)
+    make_many(world, 5)
+    seen = []
+    assert ledger.write_xlsx(Demand.objects.all(), io.BytesIO(), progress=seen.append) == 5
+    assert seen == [2, 4]
+
+
 # --- pure helpers -------------------------------------------------------------------------------
 @pytest.mark.parametrize(
     ("text", "masked"),
