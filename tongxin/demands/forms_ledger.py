@@ -209,3 +209,15 @@ def filtered(
     now = timezone.now()
     demands = form.to_filter().apply(scope.demands(user), now)
     return form, demands, now
+
+
+def filter_query(params: QueryDict) -> str:
+    """The filter part of a query string, spelt one way: the form's fields in a fixed
+    order, empty values and the page's cursor left out. Two links to the same filter
+    give the same text (a repeated export is recognised by it)."""
+    kept = QueryDict(mutable=True)
+    for name in LedgerFilterForm.base_fields:
+        values = [v for v in params.getlist(name) if v]
+        if values:
+            kept.setlist(name, values)
+    return kept.urlencode()
