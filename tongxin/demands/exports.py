@@ -23,11 +23,12 @@ import os
 import re
 import secrets
 import tempfile
+import threading
 from pathlib import Path
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied
-from django.db import transaction
+from django.db import connection, connections, transaction
 from django.http import QueryDict
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
@@ -189,9 +190,43 @@ def _progress(job: ExportJob, rows: int) -> None:
 
 
 def _save(job: ExportJob, **fields) -> None:
+    """Write a few fields of the job where the page polling it sees them at once.
+
+    On SQLite, from another connection: while the export's read is open, its own
+    connection is held to the snapshot the read began with (WAL), and once anyone else
+    has written since (a resident reporting, a worker signing in, the sweep) it cannot
+    write at all: "database is locked" at once, whatever the busy timeout. Inside a
+    transaction (the tests') there is no such snapshot to fear, and another connection
+    would not see the job."""
     for name, value in fields.items():
         setattr(job, name, value)
-    ExportJob.objects.filter(pk=job.pk).update(**fields)
+
+    def update() -> None:
+        ExportJob.objects.filter(pk=job.pk).update(**fields)
+
+    if connection.vendor == "sqlite" and not connection.in_atomic_block:
+        _on_another_connection(update)
+    else:
+        update()
+
+
+def _on_another_connection(work) -> None:
+    """Run ``work`` in a thread of its own, so with a database connection of its own."""
+    failed: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            work()
+        except BaseException as e:
+            failed.append(e)
+        finally:
+            connections.close_all()
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    thread.join()
+    if failed:
+        raise failed[0]
 
 
 def _fail(job: ExportJob, message: str) -> None:
