@@ -254,7 +254,7 @@ def test_the_progress_partial_polls_until_finished(world):
     job.file_name, job.expires_at = "x.xlsx", timezone.now() + exports.KEEP
     job.save()
     done = worker.get(url).content.decode()
-    assert "hx-trigger" not in done and "共 50000 行" in done
+    assert "hx-trigger" not in done and "导出完成，共 50000 行。" in done
     assert reverse("demands:export_download", args=[job.pk]) in done
 
 
