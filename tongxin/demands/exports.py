@@ -12,7 +12,7 @@ its creator's alone, and is deleted after :data:`KEEP`.
   temporary file (deleted later) and a job that goes stale, never a half file marked done.
 - :func:`expire_exports` deletes the files past their time and any file no job refers
   to, and marks stale jobs failed. The scheduler queues it once an hour
-  (``manage.py run_scheduler``), and every export job runs it first.
+  (``manage.py run_scheduler``), and every export job runs it after its own work.
 """
 
 from __future__ import annotations
@@ -93,8 +93,9 @@ def start_export(user: User, query: str, description: str) -> tuple[ExportJob, b
 def run_export(job_id: int) -> None:
     job = ExportJob.objects.filter(pk=job_id).select_related("created_by").first()
     if job is not None:
-        expire_exports()
         process_export(job)
+    # Then the tidying up, so that it costs no export if it fails (a folder's rights).
+    expire_exports()
 
 
 def process_export(job: ExportJob) -> ExportJob:

@@ -368,6 +368,17 @@ def test_the_scheduler_expires_the_files(world, folder):
     assert job.status == Status.EXPIRED and not any(folder.iterdir())
 
 
+def test_every_export_job_tidies_up_after_its_own_work(
+    world, demands, big, folder, django_capture_on_commit_callbacks
+):
+    old = done_job(world.worker_b, folder, now=timezone.now() - exports.KEEP)
+    export(client_for(world.worker_a), django_capture_on_commit_callbacks)
+    new = ExportJob.objects.get(created_by=world.worker_a)
+    old.refresh_from_db()
+    assert new.status == Status.DONE and old.status == Status.EXPIRED
+    assert [p.name for p in folder.iterdir()] == [new.file_name]
+
+
 def test_it_deletes_files_no_job_needs(world, folder):
     running = make_job(world.worker_a, status=Status.RUNNING)
     dead = make_job(world.worker_a, status=Status.FAILED)
