@@ -10,9 +10,16 @@ import pytest
 pytest_plugins = ["tests.browser.fixtures"]
 
 
+@pytest.fixture(scope="session")
+def _export_dir(tmp_path_factory):
+    return tmp_path_factory.mktemp("exports")
+
+
 @pytest.fixture(autouse=True)
-def _fast_and_synchronous(settings):
+def _fast_and_synchronous(settings, _export_dir):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    # The ledger's export files: never into the real data folder.
+    settings.TONGXIN_EXPORT_DIR = _export_dir
     settings.TASKS = {"default": {"BACKEND": "django_tasks.backends.immediate.ImmediateBackend"}}
     settings.STORAGES = {
         **settings.STORAGES,

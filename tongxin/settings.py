@@ -200,6 +200,9 @@ MEDIA_URL = "media/"
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 DATA_UPLOAD_MAX_MEMORY_SIZE = 20 * 1024 * 1024
 TONGXIN_IMPORT_MAX_BYTES = 20 * 1024 * 1024
+# The ledger's background exports (tongxin.demands.exports): full of residents' data, so
+# kept apart from MEDIA_ROOT, never served as static files, and deleted when they expire.
+TONGXIN_EXPORT_DIR = DATA_DIR / "exports"
 
 # --- Background work (django-tasks, the API Django 6 took in) --------------------
 TASKS = {

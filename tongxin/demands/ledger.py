@@ -633,6 +633,7 @@ COLUMNS = [
 ]
 DATETIME_FORMAT = "yyyy-mm-dd hh:mm"
 EXPORT_CHUNK = 1000
+PROGRESS_EVERY = 2000  # rows: about a second of writing
 _CELL_LIMIT = 32_000
 
 
@@ -688,8 +689,15 @@ def _cell(sheet, value):
     return cell
 
 
-def write_xlsx(demands: QuerySet, out: IO[bytes], now: dt.datetime | None = None) -> int:
+def write_xlsx(
+    demands: QuerySet,
+    out: IO[bytes],
+    now: dt.datetime | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> int:
     """The ledger of ``demands`` as an .xlsx written to ``out``; returns the row count.
+    ``progress``, if given, is called with the rows written so far every
+    :data:`PROGRESS_EVERY` rows (a background export shows them).
 
     openpyxl's write-only mode keeps one row in memory at a time (the sheet goes to a
     temporary file), so 100,000 demands need no more memory than ten."""
@@ -712,5 +720,7 @@ def write_xlsx(demands: QuerySet, out: IO[bytes], now: dt.datetime | None = None
         cells[6].alignment = wrap
         sheet.append(cells)
         count += 1
+        if progress is not None and count % PROGRESS_EVERY == 0:
+            progress(count)
     workbook.save(out)
     return count

@@ -6,11 +6,13 @@ from __future__ import annotations
 
 import datetime as dt
 import secrets
+from pathlib import Path
 
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
-from django.utils import timezone
+from django.urls import reverse
+from django.utils import timezone, translation
 from django.utils.translation import gettext_lazy as _
 
 from tongxin.areas.models import Area, Level
@@ -700,3 +702,152 @@ class DirtyDay(models.Model):
 
     def __str__(self) -> str:
         return f"{self.community_id} {self.day}"
+
+
+# --- background exports of the ledger (台账导出) -------------------------------------------------
+class ExportJobQuerySet(models.QuerySet):
+    def of(self, user) -> ExportJobQuerySet:
+        """A user's own jobs. Nobody else's, an administrator's included: the file is
+        what one user's scope showed them, and is theirs alone to download."""
+        return self.filter(created_by=user)
+
+    def under_way(self, now: dt.datetime) -> ExportJobQuerySet:
+        """Queued or being written, and not stale (:meth:`ExportJob.is_stale`)."""
+        return self.filter(
+            Q(status=ExportJob.Status.PENDING, created_at__gte=now - ExportJob.QUEUE_TIMEOUT)
+            | Q(status=ExportJob.Status.RUNNING, updated_at__gte=now - ExportJob.STALE_AFTER)
+        )
+
+    def stale(self, now: dt.datetime) -> ExportJobQuerySet:
+        return self.filter(
+            Q(status=ExportJob.Status.PENDING, created_at__lt=now - ExportJob.QUEUE_TIMEOUT)
+            | Q(status=ExportJob.Status.RUNNING, updated_at__lt=now - ExportJob.STALE_AFTER)
+        )
+
+    def expired(self, now: dt.datetime) -> ExportJobQuerySet:
+        """Done, and past the time its file is kept."""
+        return self.filter(status=ExportJob.Status.DONE, expires_at__lte=now)
+
+
+class ExportJob(models.Model):
+    """One export of the ledger too large to wait for (台账导出任务): the task queue's worker
+    writes the filtered ledger to a file under TONGXIN_EXPORT_DIR (tongxin.demands.exports),
+    which its creator alone may download until it expires.
+
+    The filter is kept as the ledger's query string and applied when the job runs, within
+    the creator's scope as it is then, exactly as the ledger page would."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", _("排队中")
+        RUNNING = "running", _("导出中")
+        DONE = "done", _("已完成")
+        FAILED = "failed", _("失败")
+        EXPIRED = "expired", _("已过期")
+
+    # Queued this long and not started: no worker is running. Running with no progress
+    # this long: the worker died (killed, the machine restarted). Progress comes about
+    # every second; the longest silence, the file's final compression, took 2 s at
+    # 100,000 rows.
+    QUEUE_TIMEOUT = dt.timedelta(hours=1)
+    STALE_AFTER = dt.timedelta(minutes=15)
+    FINISHED_STATUSES = (Status.DONE, Status.FAILED, Status.EXPIRED)
+
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        models.CASCADE,
+        related_name="export_jobs",
+        verbose_name=_("导出人"),
+    )
+    created_at = models.DateTimeField(_("导出时间"), auto_now_add=True, db_index=True)
+    # The ledger's filter as its query string (forms_ledger.filter_query), and in words.
+    query = models.CharField(_("筛选参数"), max_length=1000, blank=True)
+    description = models.CharField(_("筛选条件"), max_length=500, blank=True)
+    # The creator's language: the sheet's headers and the messages are in it.
+    language = models.CharField(max_length=10, default="zh-hans")
+    status = models.CharField(
+        _("状态"), max_length=20, choices=Status.choices, default=Status.PENDING
+    )
+    total_rows = models.PositiveIntegerField(_("总行数"), default=0)
+    processed_rows = models.PositiveIntegerField(_("已写入行数"), default=0)
+    # The file's name in TONGXIN_EXPORT_DIR once it is complete; "" before and after.
+    file_name = models.CharField(_("文件名"), max_length=100, blank=True)
+    started_at = models.DateTimeField(_("开始时间"), null=True, blank=True)
+    # The last sign of life from the worker: set when it starts and at every progress.
+    updated_at = models.DateTimeField(_("更新时间"), default=timezone.now)
+    finished_at = models.DateTimeField(_("完成时间"), null=True, blank=True)
+    expires_at = models.DateTimeField(_("文件过期时间"), null=True, blank=True)
+    message = models.CharField(_("说明"), max_length=500, blank=True)
+
+    objects = ExportJobQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("台账导出任务")
+        verbose_name_plural = _("台账导出任务")
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return str(_("问题台账导出 #%(n)s") % {"n": self.pk})
+
+    def get_absolute_url(self) -> str:
+        return reverse("demands:export_job", args=[self.pk])
+
+    @property
+    def is_finished(self) -> bool:
+        return self.status in self.FINISHED_STATUSES
+
+    @property
+    def percent(self) -> int:
+        if self.status == self.Status.DONE:
+            return 100
+        if not self.total_rows:
+            return 0
+        return min(100, self.processed_rows * 100 // self.total_rows)
+
+    def is_stale(self, now: dt.datetime) -> bool:
+        if self.status == self.Status.PENDING:
+            return self.created_at < now - self.QUEUE_TIMEOUT
+        if self.status == self.Status.RUNNING:
+            return self.updated_at < now - self.STALE_AFTER
+        return False
+
+    def fail_if_stale(self, now: dt.datetime) -> bool:
+        """Mark the job failed if its worker has gone (:meth:`is_stale`), so that nobody
+        watches a bar that will never move; True if it was. Conditional, so a worker
+        still alive after all finds the job taken from it and drops its file."""
+        if not self.is_stale(now):
+            return False
+        with translation.override(self.language):
+            if self.status == self.Status.PENDING:
+                message = _(
+                    "排队超过一小时仍未开始，后台任务可能没有运行。请联系管理员，然后重新导出。"
+                )
+            else:
+                message = _("导出中断，请重新导出。")
+            message = str(message)
+        marked = ExportJob.objects.filter(
+            pk=self.pk, status=self.status, updated_at=self.updated_at
+        ).update(status=self.Status.FAILED, message=message, finished_at=now)
+        if marked:
+            self.status, self.message, self.finished_at = self.Status.FAILED, message, now
+        return bool(marked)
+
+    def is_downloadable(self, now: dt.datetime) -> bool:
+        return (
+            self.status == self.Status.DONE
+            and bool(self.file_name)
+            and self.expires_at is not None
+            and now < self.expires_at
+        )
+
+    @property
+    def path(self) -> Path | None:
+        """Where the file is, once written."""
+        if not self.file_name:
+            return None
+        return Path(settings.TONGXIN_EXPORT_DIR) / self.file_name
+
+    @property
+    def download_name(self) -> str:
+        """问题台账-20260302-0915.xlsx, from when the rows were read (local time)."""
+        moment = timezone.localtime(self.started_at or self.created_at)
+        return f"问题台账-{moment:%Y%m%d-%H%M}.xlsx"

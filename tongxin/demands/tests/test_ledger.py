@@ -17,7 +17,7 @@ from openpyxl import load_workbook
 
 from tongxin.areas.models import Level
 from tongxin.audit.models import AuditEntry
-from tongxin.demands import actions, ledger, metrics, views_ledger
+from tongxin.demands import actions, ledger, metrics
 from tongxin.demands.ledger import Cursor
 from tongxin.demands.models import Channel, Demand, Satisfaction, State, Tier
 from tongxin.demands.testing import category, submit
@@ -496,19 +496,6 @@ def test_it_refuses_to_export_with_a_filter_in_error(client, world, three):
     assert not AuditEntry.objects.exists()
 
 
-def test_it_asks_for_a_narrower_filter_past_the_export_limit(client, world, three, monkeypatch):
-    monkeypatch.setattr(views_ledger, "EXPORT_LIMIT", 1)
-    client.force_login(world.worker_a)
-    r = client.get(reverse(EXPORT), follow=True)
-    assert r.redirect_chain[0][0].startswith(reverse(LEDGER))
-    assert "当前筛选共 2 条诉求，一次最多导出 1 条" in r.content.decode()
-    assert not AuditEntry.objects.exists()
-    # Narrowed to what the limit allows, it exports.
-    assert [row[0] for row in export(client, channel=Channel.HOTLINE)[1:]] == [
-        three["a_comm"].number
-    ]
-
-
 def test_it_keeps_a_residents_formula_as_text(client, world):
     submit(
         world.household_a1, title='=HYPERLINK("http://evil.example","点我")', description="+1\x0b-2"
@@ -531,6 +518,14 @@ def test_it_exports_with_a_fixed_number_of_queries_per_chunk(world, monkeypatch)
         assert ledger.write_xlsx(Demand.objects.all(), io.BytesIO()) == 25
     # The rows are read in chunks; the area names once (all 25 share one household).
     assert len(many.captured_queries) <= len(few.captured_queries) + 2
+
+
+def test_it_reports_its_progress_every_so_many_rows(world, monkeypatch):
+    monkeypatch.setattr(ledger, "PROGRESS_EVERY", 2)
+    make_many(world, 5)
+    seen = []
+    assert ledger.write_xlsx(Demand.objects.all(), io.BytesIO(), progress=seen.append) == 5
+    assert seen == [2, 4]
 
 
 # --- pure helpers -------------------------------------------------------------------------------

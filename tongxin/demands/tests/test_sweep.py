@@ -421,9 +421,11 @@ def test_sigterm_stops_the_scheduler_between_runs(world, settings, caplog):
     assert any("queued sweep" in line for line in lines)
     assert any("skipped" in line for line in lines)
     assert lines[-2:] == ["scheduler: SIGTERM received, stopping", "scheduler: stopped"]
-    # One sweep and one hot-topic linking run waiting, however many rounds there were.
+    # One sweep and one hot-topic linking run waiting, however many rounds there were,
+    # and the hourly expiry of export files, queued in the first round.
     assert sorted(DBTaskResult.objects.values_list("task_path", flat=True)) == [
         "tongxin.board.tasks.link_hot_topics_task",
+        "tongxin.demands.exports.expire_exports_task",
         "tongxin.demands.tasks.sweep_deadlines_task",
     ]
 

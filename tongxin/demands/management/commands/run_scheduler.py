@@ -1,12 +1,13 @@
 """``manage.py run_scheduler``: put the deadline sweep (which also refreshes the daily
 rollup) and the linking of hot topics (tongxin.board.tasks) on the task queue every
-minute.
+minute, and the expiry of the ledger's export files (tongxin.demands.exports) every hour.
 
 A small long-running process beside ``manage.py db_worker``: every ``--interval``
 seconds it queues :func:`tongxin.demands.tasks.sweep_deadlines_task` unless one is
-still waiting or running, logs one line, and once an hour drops the sweep's own
-finished results older than a day. SIGTERM or SIGINT (Ctrl-C) stops it between two
-runs. ``--once`` runs the sweep here and now instead, for cron and for tests."""
+still waiting or running, logs one line, and once an hour queues the export expiry and
+drops the tasks' own finished results older than a day. SIGTERM or SIGINT (Ctrl-C)
+stops it between two runs. ``--once`` runs the sweep, the linking and the expiry here
+and now instead, for cron and for tests."""
 
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import close_old_connections, connection
 
 from tongxin.board import tasks as hot_tasks
-from tongxin.demands import tasks
+from tongxin.demands import exports, tasks
 
 logger = logging.getLogger("tongxin.scheduler")
 PRUNE_EVERY = 3600.0  # seconds
@@ -48,7 +49,11 @@ class Command(BaseCommand):
         if once:
             escalated = tasks.sweep_deadlines_task.call()
             linked = hot_tasks.link_hot_topics_task.call()
-            self.stdout.write(f"巡检完成：升级超期诉求 {escalated} 件，热点归并 {linked} 件。")
+            expired = exports.expire_exports_task.call()
+            self.stdout.write(
+                f"巡检完成：升级超期诉求 {escalated} 件，热点归并 {linked} 件，"
+                f"删除过期导出文件 {expired} 个。"
+            )
             return
         if interval <= 0:
             raise CommandError("--interval 必须大于 0")
@@ -82,7 +87,13 @@ class Command(BaseCommand):
             _queued, what = hot_tasks.enqueue_link()
             logger.info("scheduler: %s", what)
             if time.monotonic() - last_prune >= PRUNE_EVERY:
-                pruned = tasks.prune_finished_sweeps() + hot_tasks.prune_finished_links()
+                _queued, what = exports.enqueue_expiry()
+                logger.info("scheduler: %s", what)
+                pruned = (
+                    tasks.prune_finished_sweeps()
+                    + hot_tasks.prune_finished_links()
+                    + exports.prune_finished()
+                )
                 if pruned:
                     logger.info("scheduler: pruned %d finished sweep result(s)", pruned)
                 last_prune = time.monotonic()
