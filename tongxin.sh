@@ -2,7 +2,8 @@
 # Tongxin's two commands (see README):
 #   ./tongxin.sh start   set everything up and start Tongxin with the demo street on http://127.0.0.1:8000
 #   ./tongxin.sh test    set everything up and run all tests (SQLite, and PostgreSQL when reachable)
-# and a few for operators: setup, worker (the background task worker), scheduler (queues the
+# and a few for operators: setup, worker [default|long] (a background task worker: one queue,
+# or all of them without an argument), scheduler (queues the
 # deadline sweep every minute), backup [--output DIR_OR_FILE], restore FILE [--yes].
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -88,9 +89,13 @@ cmd_start() {
   trap stop_background EXIT
   trap 'stop_background; exit 130' INT
   trap 'stop_background; exit 143' TERM
-  # The worker runs queued tasks (imports, the deadline sweep); the scheduler queues
-  # the sweep every minute, so overdue demands escalate without anyone remembering.
-  "$PY" manage.py db_worker --queue-name '*' &
+  # Two workers run the queued tasks: one the short ones (the deadline sweep, hot
+  # topics, messages), one the long ones (imports, large exports), so that a long one
+  # never holds the others back. The scheduler queues the sweep every minute, so
+  # overdue demands escalate without anyone remembering.
+  "$PY" manage.py db_worker --queue-name default &
+  BACKGROUND+=("$!")
+  "$PY" manage.py db_worker --queue-name long &
   BACKGROUND+=("$!")
   "$PY" manage.py run_scheduler &
   BACKGROUND+=("$!")
@@ -153,9 +158,9 @@ case "${1:-}" in
   start) shift; cmd_start "$@" ;;
   test) shift; cmd_test "$@" ;;
   setup) setup; prepare_db ;;
-  worker) setup_python; exec "$PY" manage.py db_worker --queue-name '*' ;;
+  worker) setup_python; exec "$PY" manage.py db_worker --queue-name "${2:-*}" ;;
   scheduler) shift; setup_python; exec "$PY" manage.py run_scheduler "$@" ;;
   backup) shift; setup_python; exec "$PY" manage.py backup "$@" ;;
   restore) shift; setup_python; exec "$PY" manage.py restore "$@" ;;
-  *) echo "usage: $0 start | test [pytest args] | setup | worker | scheduler [--interval N | --once] | backup [--output DIR_OR_FILE] | restore FILE [--yes]" >&2; exit 2 ;;
+  *) echo "usage: $0 start | test [pytest args] | setup | worker [default | long] | scheduler [--interval N | --once] | backup [--output DIR_OR_FILE] | restore FILE [--yes]" >&2; exit 2 ;;
 esac

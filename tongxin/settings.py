@@ -205,9 +205,15 @@ TONGXIN_IMPORT_MAX_BYTES = 20 * 1024 * 1024
 TONGXIN_EXPORT_DIR = DATA_DIR / "exports"
 
 # --- Background work (django-tasks, the API Django 6 took in) --------------------
+# Two queues: "default" for the short work every minute depends on (the deadline
+# sweep, hot topics, message delivery), "long" for what takes minutes (resident imports,
+# large ledger exports), each with its own worker, so a long export never holds back an
+# escalation or a message (tongxin.sh start; docs/install.md).
+TASK_QUEUES = ["default", "long"]
 TASKS = {
     "default": {
         "BACKEND": os.environ.get("TONGXIN_TASKS_BACKEND", "django_tasks_db.DatabaseBackend"),
+        "QUEUES": TASK_QUEUES,
     }
 }
 

@@ -34,7 +34,12 @@ def test_a_large_export_runs_in_the_background_and_is_downloaded(
 ):
     # Queue the job without running it, so the page is seen waiting and then updating
     # itself; the test plays the background worker.
-    settings.TASKS = {"default": {"BACKEND": "django_tasks.backends.dummy.DummyBackend"}}
+    settings.TASKS = {
+        "default": {
+            "BACKEND": "django_tasks.backends.dummy.DummyBackend",
+            "QUEUES": settings.TASK_QUEUES,
+        }
+    }
     settings.TONGXIN_EXPORT_DIR = tmp_path / "exports"
     monkeypatch.setattr(views_ledger, "EXPORT_DIRECT_LIMIT", 2)
     world = browser_world

@@ -59,7 +59,12 @@ def test_a_file_with_bad_rows_imports_nothing_and_lists_each_problem(
 ):
     # Queue the job without running it, so the page is seen waiting and then updating
     # itself; the test plays the background worker.
-    settings.TASKS = {"default": {"BACKEND": "django_tasks.backends.dummy.DummyBackend"}}
+    settings.TASKS = {
+        "default": {
+            "BACKEND": "django_tasks.backends.dummy.DummyBackend",
+            "QUEUES": settings.TASK_QUEUES,
+        }
+    }
     residents_before = Resident.objects.count()
     signed_in("worker_a")
     page.get_by_role("link", name="导入居民").first.click()

@@ -89,7 +89,7 @@ def start_export(user: User, query: str, description: str) -> tuple[ExportJob, b
     return job, True
 
 
-@task()
+@task(queue_name="long")  # minutes of work: its own worker (settings.TASK_QUEUES)
 def run_export(job_id: int) -> None:
     job = ExportJob.objects.filter(pk=job_id).select_related("created_by").first()
     if job is not None:

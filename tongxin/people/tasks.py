@@ -59,7 +59,7 @@ def start_import(user: User, name: str, data: bytes) -> tuple[ImportJob, bool]:
     return job, True
 
 
-@task()
+@task(queue_name="long")  # minutes of work: its own worker (settings.TASK_QUEUES)
 def run_import(job_id: int) -> None:
     job = ImportJob.objects.filter(pk=job_id).first()
     if job is not None:

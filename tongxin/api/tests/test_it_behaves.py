@@ -157,7 +157,9 @@ def test_it_answers_a_new_demand_as_it_reads_it_back(api_world):
 def test_it_takes_in_a_demand_in_a_fixed_number_of_queries(
     api_world, settings, django_assert_num_queries
 ):
-    settings.TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}  # as served
+    settings.TASKS = {
+        "default": {"BACKEND": "django_tasks_db.DatabaseBackend", "QUEUES": settings.TASK_QUEUES}
+    }  # as served
     token = ApiToken.objects.get(user=api_world.world.worker_a)
     token.last_used_at = timezone.now()  # (written at most once a minute)
     token.save()

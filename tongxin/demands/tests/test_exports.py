@@ -527,3 +527,41 @@ def test_the_file_and_the_page_are_in_the_creators_language(
     assert "Export complete: 2 rows." in page and "Download Excel" in page
     rows = sheet_rows(worker.get(reverse("demands:export_download", args=[job.pk])))
     assert rows[0][0] == "No." and rows[1][4] == "Web/QR code"
+
+
+def test_a_long_export_never_holds_back_the_sweep_or_a_message(
+    world, demands, big, settings, django_capture_on_commit_callbacks
+):
+    """A worker runs one task at a time: exports have a queue of their own ("long"),
+    served by a worker of their own, so the deadline sweep and the messages queued
+    behind an export (the "default" worker) run at once."""
+    from django_tasks import TaskResultStatus
+    from django_tasks_db.models import DBTaskResult
+
+    from tongxin.demands.tasks import sweep_deadlines_task
+
+    settings.TASKS = {
+        "default": {"BACKEND": "django_tasks_db.DatabaseBackend", "QUEUES": settings.TASK_QUEUES}
+    }
+    with django_capture_on_commit_callbacks(execute=True):
+        client_for(world.worker_a).get(EXPORT)
+    sweep = sweep_deadlines_task.enqueue()
+    job = ExportJob.objects.get()
+
+    def drain(queue: str) -> None:
+        call_command(
+            "db_worker",
+            queue_name=queue,
+            batch=True,
+            startup_delay=False,
+            reload=False,
+            verbosity=0,
+        )
+
+    drain("default")
+    assert DBTaskResult.objects.get(pk=sweep.id).status == TaskResultStatus.SUCCESSFUL
+    job.refresh_from_db()
+    assert job.status == Status.PENDING
+    drain("long")
+    job.refresh_from_db()
+    assert job.status == Status.DONE and job.total_rows == 3

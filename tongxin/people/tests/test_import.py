@@ -538,3 +538,18 @@ def test_the_report_is_in_the_uploaders_language(
     assert job.language == "en"
     assert not any("\u4e00" <= ch <= "\u9fff" for ch in job.message)
     assert "check digit" in " ".join(e["message"] for e in job.errors).lower()
+
+
+def test_an_import_waits_on_the_long_queue(
+    world, worker, settings, django_capture_on_commit_callbacks
+):
+    """Minutes of work: the worker of the queue "long" runs it, not the one the deadline
+    sweep and the messages wait on."""
+    from django_tasks_db.models import DBTaskResult
+
+    settings.TASKS = {
+        "default": {"BACKEND": "django_tasks_db.DatabaseBackend", "QUEUES": settings.TASK_QUEUES}
+    }
+    post_file(worker, xlsx_bytes(GOOD), django_capture_on_commit_callbacks)
+    queued = DBTaskResult.objects.get(task_path="tongxin.people.tasks.run_import")
+    assert queued.queue_name == "long"
