@@ -18,6 +18,7 @@ from itertools import islice
 from typing import IO
 
 from django.core import signing
+from django.db import connections, router
 from django.db.models import Model, Q, QuerySet, TextChoices
 from django.urls import reverse
 from django.utils import timezone
@@ -445,6 +446,26 @@ class Place:
         return " ".join(self.grid_names)
 
 
+# Paths asked for in one query (SQLite allows 32,766 parameters; an export asks for
+# thousands at a time).
+_PLACES_AT_ONCE = 500
+
+
+def _area_names(paths: list[str]) -> list[tuple[str, str, int]]:
+    """(path, name, level) of the areas at ``paths``, in one written-out query: built by
+    the ORM, its list of fifty paths took longer to build (0.3 ms) than to run on every
+    ledger page."""
+    connection = connections[router.db_for_read(Area)]
+    q = connection.ops.quote_name
+    sql = (
+        f"SELECT {q('path')}, {q('name')}, {q('level')} FROM {q(Area._meta.db_table)}"
+        f" WHERE {q('path')} IN ({', '.join(['%s'] * len(paths))})"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, paths)
+        return cursor.fetchall()
+
+
 @dataclass
 class Places:
     """Names of the nodes above a batch of demands, fetched in one query per batch and
@@ -457,11 +478,9 @@ class Places:
         for d in demands:
             path, step = d.area.path, Area.steplen
             wanted.update(path[:i] for i in range(step, len(path) + 1, step))
-        missing = wanted - self.known.keys()
-        if missing:
-            for path, name, level in Area.objects.filter(path__in=missing).values_list(
-                "path", "name", "level"
-            ):
+        missing = sorted(wanted - self.known.keys())
+        for start in range(0, len(missing), _PLACES_AT_ONCE):
+            for path, name, level in _area_names(missing[start : start + _PLACES_AT_ONCE]):
                 self.known[path] = (name, level)
         return {d.pk: self._place(d) for d in demands}
 

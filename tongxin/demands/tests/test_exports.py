@@ -530,7 +530,7 @@ def test_the_file_and_the_page_are_in_the_creators_language(
 
 
 def test_a_long_export_never_holds_back_the_sweep_or_a_message(
-    world, demands, big, settings, django_capture_on_commit_callbacks
+    world, demands, big, settings, monkeypatch, django_capture_on_commit_callbacks
 ):
     """A worker runs one task at a time: exports have a queue of their own ("long"),
     served by a worker of their own, so the deadline sweep and the messages queued
@@ -547,6 +547,12 @@ def test_a_long_export_never_holds_back_the_sweep_or_a_message(
         client_for(world.worker_a).get(EXPORT)
     sweep = sweep_deadlines_task.enqueue()
     job = ExportJob.objects.get()
+
+    # The worker closes connections past their age between tasks: here that would be
+    # the test's own, inside its transaction.
+    from django_tasks_db.management.commands import db_worker
+
+    monkeypatch.setattr(db_worker, "close_old_connections", lambda: None)
 
     def drain(queue: str) -> None:
         call_command(
