@@ -43,3 +43,14 @@ def written_in_transaction(captured) -> list[str]:
     inside = sqls[start + 1 : end]
     assert all(sql.startswith("INSERT INTO ") for sql in inside), inside
     return [sql.split()[2].strip('"') for sql in inside]
+
+
+def post_export(client, params: dict | None = None, **kwargs):
+    """The ledger's 导出 Excel button: a POST, the filter in the query string."""
+    from urllib.parse import urlencode
+
+    from django.urls import reverse
+
+    url = reverse("demands:ledger_export")
+    query = urlencode(params or {}, doseq=True)
+    return client.post(f"{url}?{query}" if query else url, **kwargs)

@@ -23,7 +23,7 @@ from django.utils import timezone
 from django.utils.functional import SimpleLazyObject
 from django.utils.translation import get_language
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_GET, require_http_methods
 
 from tongxin.accounts.scope import Scope
 from tongxin.audit.models import AuditEntry, record
@@ -142,11 +142,17 @@ def ledger_figures(request: HttpRequest) -> HttpResponse:
 
 
 @login_required
-@require_GET
+@require_http_methods(["GET", "POST"])
 def ledger_export(request: HttpRequest) -> HttpResponse:
     """The filtered ledger as an .xlsx: at once up to EXPORT_DIRECT_LIMIT rows, else as
-    a background job whose page shows its progress (tongxin.demands.exports)."""
+    a background job whose page shows its progress (tongxin.demands.exports). A POST
+    (the ledger's button), since it may start a job; the filter is the query string's,
+    as on the ledger's links. A GET (an old link, a bookmark) goes to the ledger with
+    the same filter: a link followed or prefetched starts nothing."""
     scope = ledger_scope(request.user)
+    if request.method == "GET":
+        messages.info(request, _("请点击“导出 Excel”导出当前筛选的台账。"))
+        return redirect(f"{reverse('demands:ledger')}?{filter_query(request.GET)}")
     form, demands, now = filtered(request.user, request.GET, scope)
     if form.is_bound and not form.is_valid():
         messages.error(request, _("筛选条件有误，请修正后再导出。"))

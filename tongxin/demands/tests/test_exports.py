@@ -21,7 +21,7 @@ from openpyxl import load_workbook
 from tongxin.audit.models import AuditEntry
 from tongxin.demands import exports, ledger, views_ledger
 from tongxin.demands.models import Channel, Demand, ExportJob
-from tongxin.demands.testing import category, submit
+from tongxin.demands.testing import category, post_export, submit
 
 SH = ZoneInfo("Asia/Shanghai")
 LEDGER = reverse("demands:ledger")
@@ -75,7 +75,7 @@ def export(client, capture, **params):
     """Ask for the export with the task run as the worker would (the test backend runs
     it at once when the request's transaction commits)."""
     with capture(execute=True):
-        return client.get(EXPORT, params)
+        return post_export(client, params)
 
 
 def sheet_rows(response) -> list[tuple]:
@@ -117,12 +117,12 @@ def done_job(user, folder, now=None, rows=3, name="7-abc.xlsx") -> ExportJob:
 # --- small and large ---------------------------------------------------------------------------
 def test_it_still_downloads_a_small_export_at_once(world, demands, monkeypatch):
     monkeypatch.setattr(views_ledger, "EXPORT_DIRECT_LIMIT", 2)
-    r = client_for(world.worker_b).get(EXPORT)  # B has one demand: under the limit
+    r = post_export(client_for(world.worker_b))  # B has one demand: under the limit
     assert r.status_code == 200 and "attachment" in r["Content-Disposition"]
     assert [row[0] for row in sheet_rows(r)[1:]] == numbers(demands["b1"])
     assert not ExportJob.objects.exists()
     # Exactly at the limit is still at once.
-    r = client_for(world.worker_a).get(EXPORT, {"channel": Channel.WEB})
+    r = post_export(client_for(world.worker_a), {"channel": Channel.WEB})
     assert r.status_code == 200 and len(sheet_rows(r)) == 3
     assert not ExportJob.objects.exists()
 
@@ -165,7 +165,7 @@ def test_it_exports_the_filter_asked(world, demands, big, django_capture_on_comm
 
 def test_it_applies_the_users_scope_when_it_runs(world, demands, big):
     # Queued by community A's worker, who is moved to community B before it runs.
-    client_for(world.worker_a).get(EXPORT)  # the task is queued on commit, which never comes
+    post_export(client_for(world.worker_a))  # the task is queued on commit, which never comes
     job = ExportJob.objects.get()
     world.worker_a.area = world.community_b
     world.worker_a.save()
@@ -175,7 +175,7 @@ def test_it_applies_the_users_scope_when_it_runs(world, demands, big):
 
 
 def test_it_refuses_a_filter_outside_the_scope_when_it_runs(world, demands, big):
-    client_for(world.worker_a).get(EXPORT, {"area": world.community_a.pk})
+    post_export(client_for(world.worker_a), {"area": world.community_a.pk})
     job = ExportJob.objects.get()
     world.worker_a.area = world.community_b
     world.worker_a.save()
@@ -186,7 +186,7 @@ def test_it_refuses_a_filter_outside_the_scope_when_it_runs(world, demands, big)
 
 
 def test_it_refuses_a_user_no_longer_staff(world, demands, big):
-    client_for(world.worker_a).get(EXPORT)
+    post_export(client_for(world.worker_a))
     job = ExportJob.objects.get()
     world.worker_a.role = world.party_member_a.role
     world.worker_a.save()
@@ -196,7 +196,7 @@ def test_it_refuses_a_user_no_longer_staff(world, demands, big):
 
 
 def test_it_refuses_a_filter_in_error_before_making_a_job(world, demands, big):
-    r = client_for(world.worker_a).get(EXPORT, {"area": world.community_b.pk})
+    r = post_export(client_for(world.worker_a), {"area": world.community_b.pk})
     assert r.status_code == 302 and r["Location"].startswith(LEDGER)
     assert not ExportJob.objects.exists()
 
@@ -204,20 +204,20 @@ def test_it_refuses_a_filter_in_error_before_making_a_job(world, demands, big):
 # --- double submits --------------------------------------------------------------------------------
 def test_a_double_submit_gets_the_same_job(world, demands, big):
     worker = client_for(world.worker_a)
-    first = worker.get(EXPORT, {"channel": "", "q": ""})  # queued: on_commit never runs here
-    again = worker.get(EXPORT)  # the same filter, spelt without the empty fields
+    first = post_export(worker, {"channel": "", "q": ""})  # queued: on_commit never runs here
+    again = post_export(worker)  # the same filter, spelt without the empty fields
     job = ExportJob.objects.get()
     assert first["Location"] == again["Location"] == job.get_absolute_url()
     assert "同样的导出已在进行" in worker.get(again["Location"]).content.decode()
     # Another filter is another job; so is the same one once the first has finished.
-    worker.get(EXPORT, {"channel": Channel.WEB})
+    post_export(worker, {"channel": Channel.WEB})
     assert ExportJob.objects.count() == 2
     job.status = Status.DONE
     job.save()
-    worker.get(EXPORT)
+    post_export(worker)
     assert ExportJob.objects.count() == 3
     # And another user's same filter is theirs.
-    client_for(world.street_office).get(EXPORT)
+    post_export(client_for(world.street_office))
     assert ExportJob.objects.count() == 4
 
 
@@ -225,15 +225,15 @@ def test_a_stale_job_does_not_hold_back_a_new_one(world, demands, big):
     make_job(
         world.worker_a, status=Status.RUNNING, updated_at=timezone.now() - dt.timedelta(hours=1)
     )
-    client_for(world.worker_a).get(EXPORT)
+    post_export(client_for(world.worker_a))
     assert ExportJob.objects.filter(status=Status.PENDING).count() == 1
 
 
 def test_it_allows_a_few_exports_under_way_at_once(world, demands, big):
     worker = client_for(world.worker_a)
     for channel in (Channel.WEB, Channel.HOTLINE, ""):
-        worker.get(EXPORT, {"channel": channel})
-    r = worker.get(EXPORT, {"category": category("infrastructure").pk}, follow=True)
+        post_export(worker, {"channel": channel})
+    r = post_export(worker, {"category": category("infrastructure").pk}, follow=True)
     assert ExportJob.objects.count() == exports.MAX_UNDER_WAY
     assert "已有 3 个导出正在进行" in r.content.decode()
 
@@ -262,7 +262,7 @@ def test_the_job_page_says_what_was_asked_and_lists_the_last_few(
     world, demands, big, django_assert_max_num_queries
 ):
     worker = client_for(world.worker_a)
-    worker.get(EXPORT, {"channel": Channel.HOTLINE, "category": category("infrastructure").pk})
+    post_export(worker, {"channel": Channel.HOTLINE, "category": category("infrastructure").pk})
     job = ExportJob.objects.get()
     older = [make_job(world.worker_a, status=Status.FAILED, message="x") for _ in range(3)]
     make_job(world.worker_b, description="宏丰的导出")
@@ -345,7 +345,10 @@ def test_an_expired_file_is_deleted_and_refused(world, folder):
     assert [p.name for p in folder.iterdir()] == ["8-def.xlsx"]
     r = worker.get(download)
     assert r.status_code == 410 and "只保留 24 小时" in r.content.decode()
-    assert f'href="{EXPORT}">按同样的条件重新导出' in r.content.decode()
+    again = re.search(
+        r'<form method="post"[^>]*action="([^"]*)">.*?按同样的条件重新导出', r.content.decode()
+    )
+    assert again and again[1] == EXPORT
     assert "已过期" in worker.get(job.get_absolute_url()).content.decode()
     assert not AuditEntry.objects.exists()
 
@@ -545,7 +548,7 @@ def test_a_long_export_never_holds_back_the_sweep_or_a_message(
         "default": {"BACKEND": "django_tasks_db.DatabaseBackend", "QUEUES": settings.TASK_QUEUES}
     }
     with django_capture_on_commit_callbacks(execute=True):
-        client_for(world.worker_a).get(EXPORT)
+        post_export(client_for(world.worker_a))
     sweep = sweep_deadlines_task.enqueue()
     job = ExportJob.objects.get()
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import re
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -20,7 +21,7 @@ from tongxin.audit.models import AuditEntry
 from tongxin.demands import actions, ledger, metrics
 from tongxin.demands.ledger import Cursor
 from tongxin.demands.models import Channel, Demand, Satisfaction, State, Tier
-from tongxin.demands.testing import category, submit
+from tongxin.demands.testing import category, post_export, submit
 from tongxin.people.models import Resident
 from tongxin.testing import clear_caches
 
@@ -113,6 +114,7 @@ def test_it_is_not_for_party_members_or_residents(client, world, three, who):
     assert client.get(reverse(LEDGER)).status_code == 403
     assert client.get(reverse(FIGURES)).status_code == 403
     assert client.get(reverse(EXPORT)).status_code == 403
+    assert post_export(client).status_code == 403
 
 
 def test_it_sends_strangers_to_sign_in(client, world):
@@ -409,7 +411,7 @@ def test_it_builds_the_filter_form_only_to_draw_it(client, world, three, monkeyp
 
 # --- the export --------------------------------------------------------------------------------
 def export(client, **params) -> list[tuple]:
-    r = client.get(reverse(EXPORT), params)
+    r = post_export(client, params)
     assert r.status_code == 200
     assert r["Content-Type"] == ledger.XLSX
     assert "attachment" in r["Content-Disposition"]
@@ -428,7 +430,7 @@ def test_it_exports_the_ledger_columns(client, world, three):
     )
     actions.rate_by_resident(a1, satisfaction=Satisfaction.SATISFIED)
     client.force_login(world.worker_a)
-    r = client.get(reverse(EXPORT))
+    r = post_export(client)
     book = load_workbook(io.BytesIO(b"".join(r.streaming_content)))
     sheet = book.active
     assert [c.value for c in sheet[1]] == HEADERS
@@ -491,9 +493,26 @@ def test_it_audits_every_export(client, world, three):
 
 def test_it_refuses_to_export_with_a_filter_in_error(client, world, three):
     client.force_login(world.worker_a)
-    r = client.get(reverse(EXPORT), {"area": world.community_b.pk})
+    r = post_export(client, {"area": world.community_b.pk})
     assert r.status_code == 302 and r["Location"].startswith(reverse(LEDGER))
     assert not AuditEntry.objects.exists()
+
+
+def test_a_link_to_the_export_starts_nothing(client, world, three):
+    """Exporting may start a background job: it is the ledger's button (a POST). A link
+    followed or prefetched (a GET) goes back to the ledger with the same filter."""
+    from tongxin.demands.models import ExportJob
+
+    client.force_login(world.worker_a)
+    r = client.get(reverse(EXPORT), {"channel": "web", "q": ""})
+    assert r.status_code == 302 and r["Location"] == f"{reverse(LEDGER)}?channel=web"
+    assert not AuditEntry.objects.exists() and not ExportJob.objects.exists()
+    page = client.get(r["Location"]).content.decode()
+    assert "请点击“导出 Excel”" in page
+    button = re.search(
+        r'<form method="post"[^>]*action="([^"]*)">[^<]*<input[^>]*csrfmiddlewaretoken', page
+    )
+    assert button and button[1] == f"{reverse(EXPORT)}?channel=web"
 
 
 def test_it_keeps_a_residents_formula_as_text(client, world):
@@ -501,7 +520,7 @@ def test_it_keeps_a_residents_formula_as_text(client, world):
         world.household_a1, title='=HYPERLINK("http://evil.example","点我")', description="+1\x0b-2"
     )
     client.force_login(world.worker_a)
-    r = client.get(reverse(EXPORT))
+    r = post_export(client)
     sheet = load_workbook(io.BytesIO(b"".join(r.streaming_content))).active
     cell = sheet.cell(row=2, column=7)
     assert cell.data_type == "s" and cell.value.startswith("=HYPERLINK")
