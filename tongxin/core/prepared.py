@@ -4,7 +4,7 @@ Building a query's SQL costs the ORM from a few tenths of a millisecond to well 
 — more than PostgreSQL takes to run a query by primary key or down an index. For the
 queries of every request (the signed-in user) and of the pages opened most (a demand by
 its number, the ledger's pages) that was a fifth of the page. :class:`Prepared` keeps
-the SQL the ORM built, per key and database, and runs it with the new values; the rows
+the SQL the ORM built, per key, and runs it with the new values; the rows
 become model instances the way the ORM's own iterable makes them, with the same
 converters, related objects, deferred columns and annotations.
 
@@ -44,13 +44,13 @@ def _placeholder(value: Any, i: int) -> Any:
 
 class Prepared:
     """``Prepared().get(key, build, value…)``: what ``build(value…)`` finds, with the SQL
-    built once per key and database. ``build`` takes placeholders for the values (ints
+    built once per key. ``build`` takes placeholders for the values (ints
     or times) and returns a queryset using each of them; :meth:`get` gives its one
     object or None, :meth:`list` its objects. At most ``size`` keys are kept."""
 
     def __init__(self, size: int = 1):
         self.size = size
-        self._compiled: OrderedDict[tuple, _Compiled] = OrderedDict()
+        self._compiled: OrderedDict[Hashable, _Compiled] = OrderedDict()
         self._lock = threading.Lock()
 
     def get(self, key: Hashable, build: Callable[..., QuerySet], *values: Any) -> Any:
