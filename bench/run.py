@@ -266,7 +266,7 @@ def child(args: argparse.Namespace) -> int:
             env={
                 **os.environ,
                 "PYTHONPATH": str(ROOT),
-                "TONGXIN_TASKS_BACKEND": "django_tasks_db.DatabaseBackend",
+                "TONGXIN_TASKS_BACKEND": "tongxin.core.task_backend.DatabaseBackend",
             },
             stdout=server_log,
             stderr=subprocess.STDOUT,

@@ -212,7 +212,9 @@ TONGXIN_EXPORT_DIR = DATA_DIR / "exports"
 TASK_QUEUES = ["default", "long"]
 TASKS = {
     "default": {
-        "BACKEND": os.environ.get("TONGXIN_TASKS_BACKEND", "django_tasks_db.DatabaseBackend"),
+        "BACKEND": os.environ.get(
+            "TONGXIN_TASKS_BACKEND", "tongxin.core.task_backend.DatabaseBackend"
+        ),
         "QUEUES": TASK_QUEUES,
     }
 }

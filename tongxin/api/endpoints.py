@@ -36,6 +36,7 @@ from tongxin.api.schemas import (
     ResidentPage,
 )
 from tongxin.areas.models import Area, Level
+from tongxin.core.prepared import Prepared
 from tongxin.demands import actions, ledger, metrics
 from tongxin.demands.models import Category, Channel, Demand, DemandEvent, State
 from tongxin.demands.views_public import public_events
@@ -343,6 +344,19 @@ def get_demand(request: HttpRequest, demand_id: int = Path(..., ge=1, le=MAX_ID)
     return demand_detail_out(request, get_demand_for(request.user, demand_id))
 
 
+def _area(pk: int):
+    # filter(), not first(): a primary key needs no ORDER BY (the model's ordering).
+    return Area.objects.filter(pk=pk).order_by()
+
+
+def _active_category(code: str):
+    return Category.objects.filter(code=code, is_active=True).order_by()
+
+
+_AREAS = Prepared()
+_CATEGORIES = Prepared()
+
+
 def _submission_token(request: HttpRequest, key: str | None) -> str | None:
     """The Idempotency-Key, namespaced by the caller so two callers never collide."""
     if not key:
@@ -378,20 +392,14 @@ def create_demand(
     returns the first demand with 200 instead of making a second one."""
     scope = scope_for(request.user)
     _staff(scope)
-    # Each a row by its key: get(), as first() would sort by the model's ordering; the
-    # scope's test (the same path prefix as Scope.areas) is made on the row read.
-    try:
-        area = Area.objects.get(pk=payload.area)
-    except Area.DoesNotExist:
-        area = None
+    # Each a row by its key (queries built once per process); the scope's test (the same
+    # path prefix as Scope.areas) is made on the row read.
+    area = _AREAS.get("area", _area, payload.area)
     if area is None or not scope.covers_area(area):
         raise ApiError(404, _("位置不存在，或不在您的数据范围内。"))
-    try:
-        category = Category.objects.get(code=payload.category, is_active=True)
-    except Category.DoesNotExist:
-        raise ApiError(
-            422, _("没有这个诉求类别。"), [{"loc": ["body", "category"], "msg": ""}]
-        ) from None
+    category = _CATEGORIES.get("active", _active_category, payload.category)
+    if category is None:
+        raise ApiError(422, _("没有这个诉求类别。"), [{"loc": ["body", "category"], "msg": ""}])
     phone = payload.reporter_phone.strip()
     if phone and not payload.is_anonymous:
         try:

@@ -75,10 +75,13 @@ class Area(MP_Node):
     def add_child(self, **kwargs) -> Area:
         return type(self).objects.add_child(self, kwargs)
 
+    def path_prefixes(self) -> list[str]:
+        """The paths of the nodes from the root down to this one."""
+        return [self.path[: i * self.steplen] for i in range(1, self.depth + 1)]
+
     def _ancestors_and_self(self):
         """The nodes on the path to this one, root first (a query on the path prefixes)."""
-        prefixes = [self.path[: i * self.steplen] for i in range(1, self.depth + 1)]
-        return Area.objects.filter(path__in=prefixes).order_by("depth")
+        return Area.objects.filter(path__in=self.path_prefixes()).order_by("depth")
 
     def ancestors_and_self(self) -> list[Area]:
         return list(self._ancestors_and_self())
@@ -102,12 +105,7 @@ class Area(MP_Node):
     def chains_upwards(self) -> models.QuerySet[Responsibility]:
         """The chains of this node and of every node above it, nearest first, each in its
         order, with their users: one query."""
-        prefixes = [self.path[: i * self.steplen] for i in range(1, self.depth + 1)]
-        return (
-            Responsibility.objects.filter(area__path__in=prefixes)
-            .select_related("user")
-            .order_by("-area__depth", "position")
-        )
+        return chains_of(*self.path_prefixes())
 
 
 class Role(models.TextChoices):
@@ -161,6 +159,16 @@ class Responsibility(models.Model):
         starts = self.absent_from or dt.date.min
         ends = self.absent_until or dt.date.max
         return not (starts <= on <= ends)
+
+
+def chains_of(*paths: str) -> models.QuerySet[Responsibility]:
+    """The chains of the nodes with these paths, the deepest first, each in its order,
+    with their users (:meth:`Area.chains_upwards`)."""
+    return (
+        Responsibility.objects.filter(area__path__in=paths)
+        .select_related("user")
+        .order_by("-area__depth", "position")
+    )
 
 
 def responsible_user(area: Area, on: dt.date | None = None) -> User | None:

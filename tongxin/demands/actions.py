@@ -14,7 +14,8 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from tongxin.accounts.models import User, UserRole
-from tongxin.areas.models import Area, Level, Responsibility
+from tongxin.areas.models import Area, Level, Responsibility, chains_of
+from tongxin.core import prepared
 from tongxin.demands import clock, rollup
 from tongxin.demands.models import (
     CLOCK_STATES,
@@ -58,7 +59,7 @@ def _event(
 ) -> DemandEvent:
     # Every step writes an event: the one place to mark the past days it changes.
     rollup.touch(demand, at)
-    return DemandEvent.objects.create(
+    event = DemandEvent(
         demand=demand,
         kind=kind,
         actor=actor,
@@ -69,6 +70,7 @@ def _event(
         tier_after=demand.tier,
         data=data,
     )
+    return prepared.insert(event)
 
 
 def _locked(demand: Demand) -> Demand:
@@ -103,13 +105,30 @@ def dispatchers_of(community: Area) -> list[User]:
     The chain is walked as :meth:`Area.responsible_now` walks it, but of the chain and
     its users only what :meth:`Responsibility.is_present` needs is read (the absences,
     whether the user is active): every intake asks this, and a message needs nothing of
-    its reader but who they are. (A user from the chain has no other field loaded.)"""
+    its reader but who they are. (A user from the chain has no other field loaded.) Both
+    queries are built once per process (core.prepared) and then only run."""
     today = timezone.localdate()
-    chain = community.chains_upwards().only("absent_from", "absent_until", "user__is_active")
+    paths = community.path_prefixes()
+    chain = _CHAINS.list(len(paths), _chain, *paths)
     first = next((r.user for r in chain if r.is_present(today)), None)
     if first is not None:
         return [first]
-    return list(User.objects.filter(role=UserRole.COMMUNITY_WORKER, area=community, is_active=True))
+    return _WORKERS.list("workers", _community_workers, community.pk)
+
+
+def _chain(*paths: str):
+    return chains_of(*paths).only("absent_from", "absent_until", "user__is_active")
+
+
+def _community_workers(community_id: int):
+    return User.objects.filter(
+        role=UserRole.COMMUNITY_WORKER, area_id=community_id, is_active=True
+    ).only("id")
+
+
+# The chain's query by the depth of the node (one path per level above it).
+_CHAINS = prepared.Prepared(size=8)
+_WORKERS = prepared.Prepared()
 
 
 # --- intake (群众点单) -----------------------------------------------------------------
@@ -170,7 +189,7 @@ def submit_demand(
         clock.start(demand, now, category.time_limit, category.time_unit)
         demand.first_deadline = demand.deadline
         with transaction.atomic():
-            demand.save()
+            prepared.insert(demand)
             for photo in photos:
                 photo.save_to(demand)
             via = Channel(channel).label

@@ -21,6 +21,7 @@ from django.utils.translation import gettext_lazy
 from tongxin.accounts.scope import Scope
 from tongxin.areas.models import Area, Level
 from tongxin.core.forms import StyledForm
+from tongxin.core.prepared import Prepared
 from tongxin.demands import photos
 from tongxin.demands.models import Category, Channel, Satisfaction
 from tongxin.people.idnumbers import clean_phone
@@ -159,11 +160,16 @@ def place_choices(
 
 # --- the forms ------------------------------------------------------------------------
 def _active_category(pk: int) -> Category | None:
-    # get(), not first(): a primary key needs no ORDER BY (the model's ordering).
-    try:
-        return Category.objects.get(is_active=True, pk=pk)
-    except Category.DoesNotExist:
-        return None
+    # Every intake reads its category: the query is built once per process.
+    return _CATEGORIES.get("active", _active_categories, pk)
+
+
+def _active_categories(pk: int):
+    # filter(), not first(): a primary key needs no ORDER BY (the model's ordering).
+    return Category.objects.filter(is_active=True, pk=pk)
+
+
+_CATEGORIES = Prepared()
 
 
 class CategoryField(forms.ModelChoiceField):

@@ -19,6 +19,7 @@ from django.core.mail import send_mail
 from django.utils.module_loading import import_string
 from django_tasks import task
 
+from tongxin.core import prepared
 from tongxin.demands.models import Demand, Notification
 
 logger = logging.getLogger("tongxin.notify")
@@ -80,6 +81,6 @@ def deliver_task(notification_id: int) -> int:
 def notify(user, text: str, demand: Demand | None = None) -> Notification:
     """Put a message in the user's inbox and queue its delivery, both in the caller's
     transaction."""
-    note = Notification.objects.create(user=user, demand=demand, text=text[:300])
+    note = prepared.insert(Notification(user=user, demand=demand, text=text[:300]))
     deliver_task.enqueue(note.pk)
     return note

@@ -16,7 +16,7 @@ import segno
 from django.contrib import messages
 from django.db.models import Q
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.cache import add_never_cache_headers
 from django.utils.translation import gettext as _
@@ -24,6 +24,7 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from tongxin.areas.models import Area, Level
+from tongxin.core.prepared import Prepared
 from tongxin.demands import actions
 from tongxin.demands.forms_intake import PublicReportForm, RatingForm, WithdrawForm
 from tongxin.demands.models import Attachment, Channel, Demand, DemandEvent, EventKind, State
@@ -93,8 +94,19 @@ def _demand_or_404(code: str) -> Demand:
     return demand
 
 
+def _community(pk: int):
+    return Area.objects.filter(pk=pk, level=Level.COMMUNITY)
+
+
+# Every report reads its community: the query is built once per process.
+_COMMUNITIES = Prepared()
+
+
 def _community_or_404(community_id: int) -> Area:
-    return get_object_or_404(Area, pk=community_id, level=Level.COMMUNITY)
+    community = _COMMUNITIES.get("community", _community, community_id)
+    if community is None:
+        raise Http404
+    return community
 
 
 def report_url(request: HttpRequest, community: Area) -> str:

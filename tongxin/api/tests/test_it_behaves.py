@@ -158,7 +158,10 @@ def test_it_takes_in_a_demand_in_a_fixed_number_of_queries(
     api_world, settings, django_assert_num_queries
 ):
     settings.TASKS = {
-        "default": {"BACKEND": "django_tasks_db.DatabaseBackend", "QUEUES": settings.TASK_QUEUES}
+        "default": {
+            "BACKEND": "tongxin.core.task_backend.DatabaseBackend",
+            "QUEUES": settings.TASK_QUEUES,
+        }
     }  # as served
     token = ApiToken.objects.get(user=api_world.world.worker_a)
     token.last_used_at = timezone.now()  # (written at most once a minute)

@@ -276,7 +276,10 @@ def test_the_background_task_and_the_command_link_everything(world):
 @pytest.mark.django_db
 def test_the_task_is_not_queued_twice(world, settings):
     settings.TASKS = {
-        "default": {"BACKEND": "django_tasks_db.DatabaseBackend", "QUEUES": settings.TASK_QUEUES}
+        "default": {
+            "BACKEND": "tongxin.core.task_backend.DatabaseBackend",
+            "QUEUES": settings.TASK_QUEUES,
+        }
     }
     assert tasks.enqueue_link()[0]
     queued, what = tasks.enqueue_link()

@@ -72,8 +72,46 @@ def test_the_sql_is_built_once_then_only_run(world, compiled, django_assert_num_
 def test_a_query_that_does_not_use_its_value_is_refused(db):
     with pytest.raises(ValueError):
         Prepared().get("all", lambda pk: User.objects.all(), 1)
+    # A text the lookup rewrites (here into a LIKE pattern) is not found in the SQL.
+    with pytest.raises(ValueError):
+        Prepared().list("prefix", lambda name: User.objects.filter(username__startswith=name), "a")
     with pytest.raises(TypeError):
-        Prepared().get("text", lambda name: User.objects.filter(username=name), "admin")
+        Prepared().get("number", lambda x: User.objects.filter(pk=x), 1.5)
+    with pytest.raises(TypeError):
+        Prepared().get("flag", lambda x: User.objects.filter(is_active=x), True)
+
+
+def test_texts_are_values_too(world, compiled):
+    prepared = Prepared()
+
+    def by_name(name):
+        return prepared.get("name", lambda n: User.objects.filter(username=n), name)
+
+    assert by_name(world.worker_a.username) == world.worker_a
+    compiled.clear()
+    assert by_name(world.worker_b.username) == world.worker_b
+    assert by_name("nobody") is None
+    # Not taken for SQL: quotes and the placeholder's own shape are plain values.
+    assert by_name("x' OR '1'='1") is None
+    assert by_name("\x1fprepared-0\x1f") is None
+    names = [world.worker_a.username, world.admin.username]
+    got = prepared.list(
+        "two", lambda a, b: User.objects.filter(username__in=[a, b]).order_by("username"), *names
+    )
+    assert [u.username for u in got] == sorted(names)
+    assert compiled == [User]  # only the IN list's query was built
+
+
+def test_numbers_no_database_holds_go_to_the_orm(world, compiled):
+    """A number typed into an address can be too big for any integer column: the ORM
+    knows what each lookup makes of it; the prepared SQL would fail."""
+    prepared = Prepared()
+    huge = 10**30
+    assert prepared.get("pk", lambda pk: User.objects.filter(pk=pk), huge) is None
+    below = prepared.list("below", lambda pk: User.objects.filter(pk__lt=pk), huge)
+    assert len(below) == User.objects.count()
+    assert prepared.get("pk", lambda pk: User.objects.filter(pk=pk), -huge) is None
+    assert prepared.get("pk", lambda pk: User.objects.filter(pk=pk), world.admin.pk) == world.admin
 
 
 def test_times_and_several_values_and_rows_in_order(world):

@@ -545,7 +545,10 @@ def test_a_long_export_never_holds_back_the_sweep_or_a_message(
     from tongxin.demands.tasks import sweep_deadlines_task
 
     settings.TASKS = {
-        "default": {"BACKEND": "django_tasks_db.DatabaseBackend", "QUEUES": settings.TASK_QUEUES}
+        "default": {
+            "BACKEND": "tongxin.core.task_backend.DatabaseBackend",
+            "QUEUES": settings.TASK_QUEUES,
+        }
     }
     with django_capture_on_commit_callbacks(execute=True):
         post_export(client_for(world.worker_a))

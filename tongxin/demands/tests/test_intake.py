@@ -303,7 +303,10 @@ def test_a_report_is_taken_in_a_fixed_number_of_queries(
     client, world, settings, django_assert_num_queries
 ):
     settings.TASKS = {
-        "default": {"BACKEND": "django_tasks_db.DatabaseBackend", "QUEUES": settings.TASK_QUEUES}
+        "default": {
+            "BACKEND": "tongxin.core.task_backend.DatabaseBackend",
+            "QUEUES": settings.TASK_QUEUES,
+        }
     }  # as served
     secretary = make_user("sec_a", UserRole.COMMUNITY_WORKER, world.community_a, "书记甲")
     Responsibility.objects.create(

@@ -38,7 +38,10 @@ from tongxin.workcal.models import CalendarDay
 
 SH = ZoneInfo("Asia/Shanghai")
 DB_QUEUE = {
-    "default": {"BACKEND": "django_tasks_db.DatabaseBackend", "QUEUES": settings.TASK_QUEUES}
+    "default": {
+        "BACKEND": "tongxin.core.task_backend.DatabaseBackend",
+        "QUEUES": settings.TASK_QUEUES,
+    }
 }
 
 

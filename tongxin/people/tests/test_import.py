@@ -548,7 +548,10 @@ def test_an_import_waits_on_the_long_queue(
     from django_tasks_db.models import DBTaskResult
 
     settings.TASKS = {
-        "default": {"BACKEND": "django_tasks_db.DatabaseBackend", "QUEUES": settings.TASK_QUEUES}
+        "default": {
+            "BACKEND": "tongxin.core.task_backend.DatabaseBackend",
+            "QUEUES": settings.TASK_QUEUES,
+        }
     }
     post_file(worker, xlsx_bytes(GOOD), django_capture_on_commit_callbacks)
     queued = DBTaskResult.objects.get(task_path="tongxin.people.tasks.run_import")
