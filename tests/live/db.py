@@ -14,11 +14,13 @@ import psycopg
 
 @dataclass
 class Snapshot:
-    """Demands with their events and inbox messages, as stored."""
+    """Demands with their events, their announce jobs and inbox messages, as stored."""
 
     demands: dict[int, dict] = field(default_factory=dict)  # id -> row
     events: dict[int, list[tuple[int, str, int | None]]] = field(default_factory=dict)
     notifications: Counter = field(default_factory=Counter)  # demand id -> count
+    announced: Counter = field(default_factory=Counter)  # demand id -> announce jobs
+    announce_done: Counter = field(default_factory=Counter)  # demand id -> jobs run
     undelivered: set = field(default_factory=set)  # messages without a delivery job
 
     def by_code(self) -> dict[str, dict]:
@@ -83,10 +85,20 @@ class ScratchDb:
             "SELECT demand_id, COUNT(*) FROM demands_notification GROUP BY demand_id"
         ):
             snap.notifications[demand_id] = n
+        # A new demand's job that tells its dispatchers (notify.announce_task) is queued
+        # in the demand's transaction: its arguments hold the demand id.
+        for args, status in self.query(
+            "SELECT args_kwargs, status FROM django_tasks_database_dbtaskresult "
+            "WHERE task_path = 'tongxin.demands.notify.announce_task'"
+        ):
+            demand_id = _first_arg(args)
+            snap.announced[demand_id] += 1
+            if status == "SUCCESSFUL":
+                snap.announce_done[demand_id] += 1
         # Each message's delivery job (notify.deliver_task) is queued in the same
         # transaction: its arguments hold the message id.
         jobs = {
-            json.loads(args)["args"][0] if isinstance(args, str) else args["args"][0]
+            _first_arg(args)
             for (args,) in self.query(
                 "SELECT args_kwargs FROM django_tasks_database_dbtaskresult "
                 "WHERE task_path = 'tongxin.demands.notify.deliver_task'"
@@ -95,3 +107,7 @@ class ScratchDb:
         messages = {pk for (pk,) in self.query("SELECT id FROM demands_notification")}
         snap.undelivered = messages - jobs
         return snap
+
+
+def _first_arg(args) -> int:
+    return (json.loads(args) if isinstance(args, str) else args)["args"][0]

@@ -3,9 +3,9 @@ server (master and workers) is killed with SIGKILL in the middle, started again 
 same database, and then:
 
 - every demand that got a success answer is there, with its SUBMITTED event and the
-  message to the community's responsible person;
+  job that tells the community's responsible person;
 - nothing is half-written: every demand in the database has exactly that first event
-  and that message (one a client never heard about included);
+  and that job (one a client never heard about included);
 - the SQLite file passes ``PRAGMA integrity_check``;
 - the restarted server answers and takes a new demand.
 
@@ -85,9 +85,10 @@ def check_complete(snap, acked_codes: set[str]) -> None:
     lost = acked_codes - set(by_code)
     assert not lost, f"acknowledged but not stored: {sorted(lost)[:10]}"
     for pk in snap.demands:
-        # The first event and the message are written in the demand's own transaction.
+        # The first event and the announce job are written in the demand's own
+        # transaction (no worker runs here: nobody has been told yet).
         assert snap.kinds(pk) == ["submitted"], (pk, snap.events.get(pk))
-        assert snap.notifications[pk] == 1, (pk, snap.notifications[pk])
+        assert snap.announced[pk] == 1, (pk, snap.announced[pk])
     assert not snap.undelivered, f"messages without a delivery job: {sorted(snap.undelivered)}"
     orphans = set(snap.events) - set(snap.demands)
     assert not orphans, f"events of demands that are not there: {sorted(orphans)[:10]}"

@@ -1,8 +1,11 @@
 """Two app server processes on one PostgreSQL (a second machine, or a second gunicorn
 behind the same proxy): submissions through both, some of them the same submission sent
-to both at once, then the deadline sweep run by two processes at the same moment.
+to both at once; then two task workers draining the queue at the same moment (each new
+demand's job tells its dispatchers), and the deadline sweep run by two processes at the
+same moment.
 
-Every demand is there once, every escalation happens once."""
+Every demand is there once, its dispatchers are told once, every escalation happens
+once."""
 
 from __future__ import annotations
 
@@ -57,7 +60,7 @@ def submit_pair(servers, seed, kind: str, token: str) -> list[Outcome]:
     return results
 
 
-SWEEP = """
+RACE = """
 import time
 from pathlib import Path
 from django.core.management import call_command
@@ -67,15 +70,20 @@ Path(READY).touch()
 deadline = time.monotonic() + 30
 while not Path(GO).exists() and time.monotonic() < deadline:
     time.sleep(0.002)
-call_command("run_scheduler", once=True)
+call_command(NAME, *ARGS, **OPTIONS)
 """
+SWEEP_COMMAND = ("run_scheduler", [], {"once": True})
+# The task worker of the default queue, until the queue is empty (new jobs included).
+WORKER_COMMAND = ("db_worker", [], {"batch": True, "queue_name": "default", "startup_delay": False})
 
 
-def sweep_at_once(env, tmp_path, n: int = 2) -> list[str]:
-    """``manage.py run_scheduler --once`` in ``n`` processes, released together once all
-    have started Django and connected (so the sweeps race, not the interpreters)."""
-    go = tmp_path / "sweep-go"
-    ready = [tmp_path / f"sweep-ready-{i}" for i in range(n)]
+def at_once(env, tmp_path, command=SWEEP_COMMAND, n: int = 2) -> list[str]:
+    """A management command (by default ``run_scheduler --once``) in ``n`` processes,
+    released together once all have started Django and connected (so the commands race,
+    not the interpreters)."""
+    name, args, options = command
+    go = tmp_path / f"{name}-go"
+    ready = [tmp_path / f"{name}-ready-{i}" for i in range(n)]
     procs = [
         subprocess.Popen(
             [
@@ -84,7 +92,8 @@ def sweep_at_once(env, tmp_path, n: int = 2) -> list[str]:
                 "shell",
                 "-v0",
                 "-c",
-                f"READY={str(r)!r}; GO={str(go)!r}\n{SWEEP}",
+                f"READY={str(r)!r}; GO={str(go)!r}; NAME={name!r}; ARGS={args!r}; "
+                f"OPTIONS={options!r}\n{RACE}",
             ],
             cwd=ROOT,
             env=env,
@@ -169,13 +178,21 @@ def test_two_app_servers_on_one_postgresql(live_pg, app_servers, tmp_path):
     assert set(snap.by_code()) == set(code_of_token.values())
     for pk in snap.demands:
         assert snap.kinds(pk) == ["submitted"], (pk, snap.events.get(pk))
+        assert snap.announced[pk] == 1, pk  # one job to tell the dispatchers
+
+    # --- two workers drain the queue at once: each job runs once -------------------------
+    at_once(env, tmp_path, WORKER_COMMAND)
+    snap = db.snapshot()
+    assert not snap.undelivered, sorted(snap.undelivered)[:5]
+    for pk in snap.demands:
+        assert snap.announce_done[pk] == 1, pk
         assert snap.notifications[pk] == 1, pk  # the community's responsible person
 
     # --- the sweep, from two processes at the same moment -------------------------------
     due = db.execute("UPDATE demands_demand SET deadline = now() - interval '1 hour'")
     assert due == SINGLES + PAIRS
     started = time.monotonic()
-    outputs = sweep_at_once(env, tmp_path)
+    outputs = at_once(env, tmp_path)
     sweep_seconds = time.monotonic() - started
     counts = [int(re.search(r"(\d+)\s*件", out).group(1)) for out in outputs]
     assert sum(counts) == due, outputs

@@ -14,7 +14,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from tongxin.accounts.models import User, UserRole
-from tongxin.areas.models import Area, Level, Responsibility, chains_of
+from tongxin.areas.models import Area, Level, Responsibility
 from tongxin.core import prepared
 from tongxin.demands import clock, rollup
 from tongxin.demands.models import (
@@ -32,7 +32,7 @@ from tongxin.demands.models import (
     State,
     Tier,
 )
-from tongxin.demands.notify import notify
+from tongxin.demands.notify import announce_task, dispatchers_of, notify
 from tongxin.workcal import calendar as workcal
 
 # Time limits for the tiers above the first (the category gives the first).
@@ -98,39 +98,6 @@ def responsible_user(area: Area) -> User | None:
     return r.user if r else None
 
 
-def dispatchers_of(community: Area) -> list[User]:
-    """Who is told of a new demand: the community's responsible person now (依次递补),
-    else its community workers.
-
-    The chain is walked as :meth:`Area.responsible_now` walks it, but of the chain and
-    its users only what :meth:`Responsibility.is_present` needs is read (the absences,
-    whether the user is active): every intake asks this, and a message needs nothing of
-    its reader but who they are. (A user from the chain has no other field loaded.) Both
-    queries are built once per process (core.prepared) and then only run."""
-    today = timezone.localdate()
-    paths = community.path_prefixes()
-    chain = _CHAINS.list(len(paths), _chain, *paths)
-    first = next((r.user for r in chain if r.is_present(today)), None)
-    if first is not None:
-        return [first]
-    return _WORKERS.list("workers", _community_workers, community.pk)
-
-
-def _chain(*paths: str):
-    return chains_of(*paths).only("absent_from", "absent_until", "user__is_active")
-
-
-def _community_workers(community_id: int):
-    return User.objects.filter(
-        role=UserRole.COMMUNITY_WORKER, area_id=community_id, is_active=True
-    ).only("id")
-
-
-# The chain's query by the depth of the node (one path per level above it).
-_CHAINS = prepared.Prepared(size=8)
-_WORKERS = prepared.Prepared()
-
-
 # --- intake (群众点单) -----------------------------------------------------------------
 def submit_demand(
     *,
@@ -160,15 +127,17 @@ def submit_demand(
     A repeated token is found by the unique index, not by a query first: the first
     demand's row makes the INSERT fail, the transaction rolls back (no photo, event or
     message is kept) and the first demand is returned, as it would be when two requests
-    with the same token race."""
+    with the same token race.
+
+    The dispatchers are told by a job queued in the same transaction
+    (:func:`~tongxin.demands.notify.announce_task`): the demand, its event and the job
+    are committed together or not at all, and the request does no more than that."""
     now = now or timezone.now()
     try:
         community = community_of(area)
-        # What is read or computed goes before the write transaction (inside it, it
-        # would give the same answer; on SQLite the transaction holds the database's one
-        # write lock): who is told, and the deadline, from the working calendar as this
+        # What is computed goes before the write transaction (on SQLite it holds the
+        # database's one write lock): the deadline, from the working calendar as this
         # process keeps it (workcal: at most a minute behind a change made elsewhere).
-        dispatchers = dispatchers_of(community)
         demand = Demand(
             area=area,
             community=community,
@@ -201,8 +170,9 @@ def submit_demand(
                 public=True,
                 at=now,
             )
-            for user in dispatchers:
-                notify(user, _("新诉求待派单：%(title)s") % {"title": demand.title}, demand)
+            # Who is told, and the telling, are the job's: the intake commits the
+            # promise with the demand (notify.announce_task).
+            announce_task.enqueue(demand.pk)
     except (IntegrityError, ActionError):
         # The token was used before (a double click, a retry, two requests racing): the
         # first demand is the answer, whatever this one would have been.

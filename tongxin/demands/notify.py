@@ -3,7 +3,10 @@
 The inbox message and a delivery job (django-tasks, database queue) are written in the
 same transaction as the work they tell of: committed together or not at all, so a
 server killed just after the commit still delivers (the worker, ``manage.py
-db_worker``, sends it), and nothing goes out for work that was rolled back.
+db_worker``, sends it), and nothing goes out for work that was rolled back. A new
+demand commits one job instead, :func:`announce_task`, which finds its dispatchers and
+tells them in the worker: an intake (a burst from a hotline) does no more than write
+the demand, its first event and that job.
 
 Channels are named in ``settings.TONGXIN_NOTIFY_CHANNELS`` (dotted paths). Email goes
 through Django's mailers to users with an address. SMS and WeChat are extension
@@ -16,11 +19,17 @@ import logging
 
 from django.conf import settings
 from django.core.mail import send_mail
+from django.db import transaction
+from django.utils import timezone
 from django.utils.module_loading import import_string
+from django.utils.translation import gettext as _
 from django_tasks import task
 
+from tongxin.accounts.models import User, UserRole
+from tongxin.areas.models import Area, chains_of
 from tongxin.core import prepared
-from tongxin.demands.models import Demand, Notification
+from tongxin.core.prepared import Prepared
+from tongxin.demands.models import Demand, Notification, State
 
 logger = logging.getLogger("tongxin.notify")
 
@@ -76,6 +85,55 @@ def deliver_task(notification_id: int) -> int:
         channel.send(note.user, note.text, note.demand)
         sent += 1
     return sent
+
+
+@task()
+def announce_task(demand_id: int) -> int:
+    """Tell the dispatchers of a new demand that it waits for them: an inbox message each
+    (:func:`notify`), in one transaction; returns how many were told. Queued by the
+    intake in the transaction that writes the demand. A demand dispatched, merged or
+    withdrawn before the job runs waits for no one: nobody is told."""
+    demand = Demand.objects.select_related("community").filter(pk=demand_id).first()
+    if demand is None or demand.state != State.SUBMITTED:
+        return 0
+    told = dispatchers_of(demand.community)
+    with transaction.atomic():
+        for user in told:
+            notify(user, _("新诉求待派单：%(title)s") % {"title": demand.title}, demand)
+    return len(told)
+
+
+def dispatchers_of(community: Area) -> list[User]:
+    """Who is told of a new demand: the community's responsible person now (依次递补),
+    else its community workers.
+
+    The chain is walked as :meth:`Area.responsible_now` walks it, but of the chain and
+    its users only what :meth:`Responsibility.is_present` needs is read (the absences,
+    whether the user is active): a message needs nothing of its reader but who they
+    are. (A user from the chain has no other field loaded.) Both queries are built once
+    per process (core.prepared) and then only run."""
+    today = timezone.localdate()
+    paths = community.path_prefixes()
+    chain = _CHAINS.list(len(paths), _chain, *paths)
+    first = next((r.user for r in chain if r.is_present(today)), None)
+    if first is not None:
+        return [first]
+    return _WORKERS.list("workers", _community_workers, community.pk)
+
+
+def _chain(*paths: str):
+    return chains_of(*paths).only("absent_from", "absent_until", "user__is_active")
+
+
+def _community_workers(community_id: int):
+    return User.objects.filter(
+        role=UserRole.COMMUNITY_WORKER, area_id=community_id, is_active=True
+    ).only("id")
+
+
+# The chain's query by the depth of the node (one path per level above it).
+_CHAINS = Prepared(size=8)
+_WORKERS = Prepared()
 
 
 def notify(user, text: str, demand: Demand | None = None) -> Notification:

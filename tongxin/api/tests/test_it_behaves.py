@@ -172,17 +172,16 @@ def test_it_takes_in_a_demand_in_a_fixed_number_of_queries(
         limits._purge(int(time.time() // limits.WINDOW))  # this minute's cleanup, done
         # The limit: the failed keys of the address, the key's count (one upsert); the
         # key and its user with their area; the area; the category; the household's
-        # community; who is told (the community's chain, nobody there: its workers); the
-        # working calendar, for the deadline. Then the write transaction, which reads
-        # nothing: the demand, its event, the message and its delivery job. The answer
-        # is made from what was written: its one event is not read back.
-        with django_assert_num_queries(15) as captured:
+        # community; the working calendar, for the deadline. Then the write transaction,
+        # which reads nothing: the demand, its event and the job that tells the
+        # dispatchers. The answer is made from what was written: its one event is not
+        # read back.
+        with django_assert_num_queries(12) as captured:
             response = api_world.post("worker_a", "/demands", payload, HTTP_IDEMPOTENCY_KEY="q")
     assert response.status_code == 201
     assert written_in_transaction(captured) == [
         "demands_demand",
         "demands_demandevent",
-        "demands_notification",
         "django_tasks_database_dbtaskresult",
     ]
 

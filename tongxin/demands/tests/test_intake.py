@@ -13,7 +13,7 @@ from PIL import Image
 
 from tongxin.accounts.models import UserRole
 from tongxin.areas.models import Level, Responsibility, Role
-from tongxin.demands import photos
+from tongxin.demands import actions, photos
 from tongxin.demands.models import (
     Attachment,
     Category,
@@ -24,6 +24,7 @@ from tongxin.demands.models import (
     Notification,
     State,
 )
+from tongxin.demands.notify import announce_task
 from tongxin.demands.testing import category, written_in_transaction
 from tongxin.testing import make_user
 from tongxin.workcal import calendar
@@ -314,21 +315,46 @@ def test_a_report_is_taken_in_a_fixed_number_of_queries(
     )
     data = report_data()
     calendar.clear_cache()  # (a server process keeps it for a minute)
-    # The community; the category (read once: for its questions and its check); who is
-    # told (the community's chain); the working calendar, for the deadline. Then the
-    # write transaction, which reads nothing (on SQLite it holds the one write lock):
-    # the demand, its event, the message and its delivery job. No place chosen: none read.
-    with django_assert_num_queries(10) as captured:
+    # The community; the category (read once: for its questions and its check); the
+    # working calendar, for the deadline. Then the write transaction, which reads nothing
+    # (on SQLite it holds the one write lock): the demand, its event and the job that
+    # tells the dispatchers. No place chosen: none read.
+    with django_assert_num_queries(8) as captured:
         r = client.post(report_url(world), data)
     assert r.status_code == 302
     assert written_in_transaction(captured) == [
         "demands_demand",
         "demands_demandevent",
-        "demands_notification",
         "django_tasks_database_dbtaskresult",
     ]
-    assert Notification.objects.get().user == secretary
-    assert DBTaskResult.objects.get().args_kwargs["args"] == [Notification.objects.get().pk]
+    demand = Demand.objects.get()
+    job = DBTaskResult.objects.get()
+    assert job.task_path == "tongxin.demands.notify.announce_task"
+    assert job.args_kwargs["args"] == [demand.pk]
+    assert not Notification.objects.exists()
+    # The worker runs it: the chain's first person is told, and the message goes out.
+    assert announce_task.call(demand.pk) == 1
+    note = Notification.objects.get()
+    assert note.user == secretary and note.demand == demand and demand.title in note.text
+    delivery = DBTaskResult.objects.exclude(pk=job.pk).get()
+    assert delivery.args_kwargs["args"] == [note.pk]
+
+
+def test_nobody_is_told_of_a_demand_no_longer_waiting(world):
+    """The job runs a moment after the intake: a demand dispatched, merged or withdrawn
+    meanwhile waits for no one."""
+    demand, _created = actions.submit_demand(
+        area=world.community_a,
+        category=category("environment"),
+        title="井盖缺失",
+        description="东门",
+    )
+    Notification.objects.all().delete()
+    actions.dispatch_demand(demand, by=world.worker_a, to_user=world.worker_b)
+    told_before = Notification.objects.count()
+    assert announce_task.call(demand.pk) == 0
+    assert Notification.objects.count() == told_before
+    assert announce_task.call(10**9) == 0  # deleted meanwhile
 
 
 def test_the_page_needs_a_few_queries(client, world, django_assert_max_num_queries):
