@@ -8,6 +8,7 @@ import time
 
 import pytest
 import time_machine
+from django.db import connection
 from django.test import Client
 from django.utils import timezone
 
@@ -184,6 +185,14 @@ def test_it_takes_in_a_demand_in_a_fixed_number_of_queries(
         "demands_demandevent",
         "django_tasks_database_dbtaskresult",
     ]
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="UNLOGGED: PostgreSQL")
+def test_the_counts_write_no_log_on_postgresql(db):
+    """A count need not survive a crash: counting must not wait for the disk."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT relpersistence FROM pg_class WHERE relname = 'api_ratecount'")
+        assert cursor.fetchone() == ("u",)
 
 
 def test_it_counts_a_key_in_the_database_in_one_statement(
