@@ -247,6 +247,7 @@ class Demand(models.Model):
         blank=True,
         related_name="demands",
         verbose_name=_("反映人"),
+        db_index=False,  # see Meta.indexes: where it is set
     )
     reporter_name = models.CharField(_("反映人姓名"), max_length=50, blank=True)
     reporter_phone = models.CharField(_("联系电话"), max_length=20, blank=True)
@@ -258,6 +259,7 @@ class Demand(models.Model):
         blank=True,
         related_name="entered_demands",
         verbose_name=_("代录人员"),
+        db_index=False,  # see Meta.indexes: where it is set
     )
 
     # Indexed with the deadline (Meta.indexes), which serves every search by state.
@@ -274,6 +276,7 @@ class Demand(models.Model):
         blank=True,
         related_name="handled_demands",
         verbose_name=_("承办人"),
+        db_index=False,  # see Meta.indexes: where it is set
     )
     handler_unit = models.ForeignKey(
         "people.CoBuildingUnit",
@@ -343,20 +346,48 @@ class Demand(models.Model):
             models.Index(fields=["-created_at", "-id"], name="demand_keyset"),
             # The live part of the rollup (today, and days being recounted) reads each
             # community's demands by the day they fell due, were resolved or answered.
-            models.Index(fields=["community", "resolved_at"]),
+            # The moments a new demand does not have yet are indexed only where set: an
+            # intake writes no entry for them (every query of them names a range, or
+            # IS NOT NULL, which both planners match with the condition).
+            models.Index(
+                fields=["community", "resolved_at"],
+                condition=Q(resolved_at__isnull=False),
+                name="demand_resolved",
+            ),
             models.Index(fields=["community", "deadline"]),
-            models.Index(fields=["community", "first_response_at"]),
+            models.Index(
+                fields=["community", "first_response_at"],
+                condition=Q(first_response_at__isnull=False),
+                name="demand_first_response",
+            ),
             # The board's "recently resolved" (latest first, a street at a time).
-            models.Index(fields=["-resolved_at", "-id"], name="demand_resolved_desc"),
+            models.Index(
+                fields=["-resolved_at", "-id"],
+                condition=Q(resolved_at__isnull=False),
+                name="demand_resolved_desc",
+            ),
             # The open work — a few per cent of the rows — counted on every dashboard and
             # work list: red (deadline passed), yellow (warn_at passed), to dispatch. The
             # state comes second so that each open state is one short range of the index
             # (SQLite cannot use a partial index when the states are bound parameters).
             models.Index(fields=["community", "state", "deadline"], name="demand_work_deadline"),
             models.Index(fields=["community", "state", "warn_at"], name="demand_work_warn"),
-            # The rare links (a co-building unit or a department as handler, a merge),
-            # indexed only where they are set: a search for one value is served the
-            # same, and the rows without one (nearly all) cost no index entry.
+            # The links a new demand does not have yet (its handler) or often has not
+            # (a resident of the register, staff who entered it), and the rare ones (a
+            # co-building unit or a department as handler, a merge), indexed only where
+            # they are set: a search for one value is served the same, and the rows
+            # without one cost no index entry.
+            models.Index(
+                fields=["handler"], condition=Q(handler__isnull=False), name="demand_handler"
+            ),
+            models.Index(
+                fields=["reporter"], condition=Q(reporter__isnull=False), name="demand_reporter"
+            ),
+            models.Index(
+                fields=["entered_by"],
+                condition=Q(entered_by__isnull=False),
+                name="demand_entered_by",
+            ),
             models.Index(
                 fields=["handler_unit"],
                 condition=Q(handler_unit__isnull=False),
