@@ -63,6 +63,62 @@ def backend_cpu() -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+# The steps of an intake, each timed inclusively (wall time): (module, attribute path).
+BREAKDOWN = [
+    ("django.core.handlers.wsgi", "WSGIHandler.__call__"),
+    ("django.core.handlers.base", "BaseHandler._get_response"),
+    ("django.middleware.csrf", "CsrfViewMiddleware.process_view"),
+    ("django.core.handlers.wsgi", "WSGIRequest._load_post_and_files"),
+    ("tongxin.demands.views_public", "_community_or_404"),
+    ("tongxin.demands.forms_intake", "PublicReportForm.__init__"),
+    ("django.forms.forms", "BaseForm.full_clean"),
+    ("tongxin.api.limits", "over_limit"),
+    ("tongxin.api.models", "ApiToken.authenticate"),
+    ("tongxin.api.endpoints", "demand_detail_out"),
+    ("tongxin.demands.actions", "submit_demand"),
+    ("tongxin.demands.clock", "start"),
+    ("tongxin.core.prepared", "insert"),
+    ("tongxin.core.prepared", "Prepared.get"),
+    ("django_tasks_db.backend", "DatabaseBackend.enqueue"),
+    ("django.db.backends.base.base", "BaseDatabaseWrapper.commit"),
+    ("tongxin.demands.views_public", "redirect"),
+]
+
+
+def breakdown(envs: list[dict], call) -> None:
+    """Each step's wall time per request, inclusive (a step inside another counts in
+    both), around ``len(envs)`` requests."""
+    import importlib
+
+    spent: dict[str, float] = {}
+    calls: dict[str, int] = {}
+
+    def wrap(owner, name: str, label: str) -> None:
+        inner = getattr(owner, name)
+
+        def timed(*a, **kw):
+            started = time.perf_counter()
+            try:
+                return inner(*a, **kw)
+            finally:
+                spent[label] = spent.get(label, 0.0) + time.perf_counter() - started
+                calls[label] = calls.get(label, 0) + 1
+
+        setattr(owner, name, timed)
+
+    for module, path in BREAKDOWN:
+        owner = importlib.import_module(module)
+        *parents, name = path.split(".")
+        for parent in parents:
+            owner = getattr(owner, parent)
+        wrap(owner, name, path)
+    for env in envs:
+        call(env)
+    for label in spent:
+        per = spent[label] / len(envs) * 1000
+        print(f"{label:<40} {per:7.3f} ms  ({calls[label] / len(envs):.0f} a request)")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--database-url", help="an empty PostgreSQL database (default SQLite)")
@@ -70,6 +126,11 @@ def main() -> int:
     parser.add_argument("--requests", type=int, default=400, help="requests per round")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--profile", choices=["form", "api", "insert"], help="cProfile one kind")
+    parser.add_argument(
+        "--breakdown",
+        choices=["form", "api", "insert"],
+        help="time spent in each step of one kind (BREAKDOWN), without a profiler's overhead",
+    )
     args = parser.parse_args()
 
     os.environ["DJANGO_SETTINGS_MODULE"] = "bench.settings"
@@ -170,6 +231,11 @@ def main() -> int:
         for _ in range(20):
             if (got := call(make())) != want:
                 raise SystemExit(f"{make.__name__}: {got}, wanted {want}")
+
+    if args.breakdown:
+        make, _want = kinds[args.breakdown]
+        breakdown([make() for _ in range(args.requests)], call)
+        return 0
 
     if args.profile:
         import cProfile

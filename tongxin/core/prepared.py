@@ -131,6 +131,11 @@ class _Compiled:
         self.populators = get_related_populators(klass_info, select, using)
         self.annotations = dict(compiler.annotation_col_map or {})
         self.compiler, self.sql, self.params, self.using = compiler, sql, list(params), using
+        # As SQLCompiler.results_iter converts the rows, with the converters found once.
+        columns = [s[0] for s in compiler.select[0 : compiler.col_count]]
+        if compiler.has_composite_fields(columns):
+            raise ValueError("composite primary keys are not prepared")
+        self.converters = compiler.get_converters(columns)
 
     def run(self, values, limit: int | None = None) -> list:
         params = list(self.params)
@@ -141,8 +146,10 @@ class _Compiled:
         with connections[self.using].cursor() as cursor:
             cursor.execute(self.sql, params)
             rows = cursor.fetchmany(limit) if limit else cursor.fetchall()
+        if self.converters:
+            rows = self.compiler.apply_converters(rows, self.converters)
         objects = []
-        for row in self.compiler.results_iter([rows]):
+        for row in rows:
             obj = self.model.from_db(self.using, self.init_list, row[self.start : self.end])
             for populator in self.populators:
                 populator.populate(row, obj)
