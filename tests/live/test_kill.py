@@ -14,6 +14,7 @@ answer) is not a success: its demand may or may not be there, but never half of 
 
 from __future__ import annotations
 
+import http.client
 import threading
 import time
 
@@ -53,7 +54,9 @@ class Hammer:
                 self.in_flight += 1
             try:
                 out = SUBMIT[kind](self.server.url, "k", self.seed, token, f"诉求 {i}-{n}")
-            except OSError as e:  # cut off: unknown, never counted as a success
+            except (OSError, http.client.HTTPException) as e:
+                # Cut off (refused, reset, or an answer that stops half-way, as when the
+                # kill lands while it is written): unknown, never counted as a success.
                 with self.lock:
                     self.cut_off.append((token, repr(e)))
                 return  # the server is gone; this client stops

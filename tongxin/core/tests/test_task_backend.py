@@ -52,9 +52,22 @@ def test_it_writes_the_librarys_row_and_answers_alike(db, backends):
 
 
 def test_the_worker_runs_what_it_queued(db, backends):
-    from django.core.management import call_command
+    # The worker's own step (db_worker's run loop would also close the test's connection).
+    from django_tasks_db.management.commands.db_worker import Worker
 
     result = deliver_task.enqueue(123456)  # a message that is not there: nothing to send
-    call_command("db_worker", batch=True, queue_name="default", startup_delay=False)
+    worker = Worker(
+        queue_names=["default"],
+        interval=0,
+        batch=True,
+        backend_name="default",
+        startup_delay=False,
+        max_tasks=None,
+        worker_id="test",
+        excluded_queue_names=[],
+    )
+    row = DBTaskResult.objects.ready().get(pk=result.id)
+    row.claim("test")
+    worker.run_task(row)
     done = DBTaskResult.objects.get(pk=result.id)
     assert done.status == "SUCCESSFUL" and done.return_value == 0
