@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 
 import pytest
+from django.urls import reverse
 from playwright.sync_api import expect
 
 from tests.browser.fixtures import TIMEOUT_MS, submit_login_form
@@ -77,6 +78,9 @@ def test_a_report_goes_round_the_whole_loop(person, browser_world):
     # 社区派单: the community worker finds it waiting and sends it to the pool.
     worker = person(DESKTOP)
     sign_in(worker, "worker_a")
+    # Told by the job queued with the demand (run at once here; by the worker in service).
+    worker.goto(reverse("demands:inbox"))
+    expect(worker.locator("main")).to_contain_text(f"新诉求待派单：{TITLE}")
     worker.locator("nav.navbar").get_by_role("link", name="诉求", exact=True).click()
     expect(worker.locator("a.nav-link.active[data-tab=dispatch]")).to_contain_text("1")
     worker.locator("#work-table").get_by_role("link", name=TITLE).click()
