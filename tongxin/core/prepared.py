@@ -15,7 +15,8 @@ their id) belongs in the key.
 :func:`insert` does the same for a new row: ``insert(obj)`` is ``obj.save()`` of a new
 object with the INSERT's SQL written once per model, the values prepared for the
 database field by field as the ORM prepares them, the signals sent when anyone listens.
-A demand's intake writes four rows; building their INSERTs was most of its cost.
+An intake writes three rows (the demand, its event, its job); building their INSERTs
+cost it more than SQLite took to write them.
 """
 
 from __future__ import annotations

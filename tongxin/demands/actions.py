@@ -126,7 +126,7 @@ def submit_demand(
 
     A repeated token is found by the unique index, not by a query first: the first
     demand's row makes the INSERT fail, the transaction rolls back (no photo, event or
-    message is kept) and the first demand is returned, as it would be when two requests
+    job is kept) and the first demand is returned, as it would be when two requests
     with the same token race.
 
     The dispatchers are told by a job queued in the same transaction

@@ -28,7 +28,6 @@ from django_tasks import task
 from tongxin.accounts.models import User, UserRole
 from tongxin.areas.models import Area, chains_of
 from tongxin.core import prepared
-from tongxin.core.prepared import Prepared
 from tongxin.demands.models import Demand, Notification, State
 
 logger = logging.getLogger("tongxin.notify")
@@ -132,8 +131,8 @@ def _community_workers(community_id: int):
 
 
 # The chain's query by the depth of the node (one path per level above it).
-_CHAINS = Prepared(size=8)
-_WORKERS = Prepared()
+_CHAINS = prepared.Prepared(size=8)
+_WORKERS = prepared.Prepared()
 
 
 def notify(user, text: str, demand: Demand | None = None) -> Notification:
