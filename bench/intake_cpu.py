@@ -78,6 +78,8 @@ BREAKDOWN = [
     ("tongxin.demands.actions", "submit_demand"),
     ("tongxin.demands.clock", "start"),
     ("tongxin.core.prepared", "insert"),
+    ("tongxin.core.prepared", "insert_together"),
+    ("tongxin.core.prepared", "_Row.__init__"),
     ("tongxin.core.prepared", "Prepared.get"),
     ("django_tasks_db.backend", "DatabaseBackend.enqueue"),
     ("django.db.backends.base.base", "BaseDatabaseWrapper.commit"),

@@ -86,12 +86,13 @@ class ScratchDb:
         ):
             snap.notifications[demand_id] = n
         # A new demand's job that tells its dispatchers (notify.announce_task) is queued
-        # in the demand's transaction: its arguments hold the demand id.
+        # in the demand's transaction: its arguments hold the demand's tracking code.
+        by_code = {d["tracking_code"]: pk for pk, d in snap.demands.items()}
         for args, status in self.query(
             "SELECT args_kwargs, status FROM django_tasks_database_dbtaskresult "
             "WHERE task_path = 'tongxin.demands.notify.announce_task'"
         ):
-            demand_id = _first_arg(args)
+            demand_id = by_code.get(_first_arg(args))  # None: a job without its demand
             snap.announced[demand_id] += 1
             if status == "SUCCESSFUL":
                 snap.announce_done[demand_id] += 1
@@ -109,5 +110,5 @@ class ScratchDb:
         return snap
 
 
-def _first_arg(args) -> int:
+def _first_arg(args) -> int | str:
     return (json.loads(args) if isinstance(args, str) else args)["args"][0]

@@ -93,6 +93,7 @@ def check_complete(snap, acked_codes: set[str]) -> None:
         assert snap.kinds(pk) == ["submitted"], (pk, snap.events.get(pk))
         assert snap.announced[pk] == 1, (pk, snap.announced[pk])
     assert not snap.undelivered, f"messages without a delivery job: {sorted(snap.undelivered)}"
+    assert not snap.announced[None], "announce jobs of demands that are not there"
     orphans = set(snap.events) - set(snap.demands)
     assert not orphans, f"events of demands that are not there: {sorted(orphans)[:10]}"
 

@@ -179,6 +179,7 @@ def test_two_app_servers_on_one_postgresql(live_pg, app_servers, tmp_path):
     for pk in snap.demands:
         assert snap.kinds(pk) == ["submitted"], (pk, snap.events.get(pk))
         assert snap.announced[pk] == 1, pk  # one job to tell the dispatchers
+    assert not snap.announced[None], "announce jobs of demands that are not there"
 
     # --- two workers drain the queue at once: each job runs once -------------------------
     at_once(env, tmp_path, WORKER_COMMAND)

@@ -25,6 +25,7 @@ import datetime as dt
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Hashable
+from contextlib import nullcontext
 from typing import Any
 
 from django.db import connections, router, transaction
@@ -199,6 +200,150 @@ def insert(obj: Model, using: str | None = None) -> Model:
     return obj
 
 
+def insert_together(first: Model, *others: Model, using: str | None = None) -> None:
+    """Save new rows together, all or none: ``first``, then each of ``others``, whose
+    foreign keys to ``first`` get its new primary key — each row as :func:`insert`
+    writes it, every value prepared before anything is written.
+
+    On PostgreSQL the rows are one statement (each INSERT a ``WITH`` of the next, a key
+    to ``first`` read from the first's ``RETURNING``): outside a transaction it commits
+    on its own, one round trip to the server instead of a BEGIN, an INSERT per row and
+    a COMMIT. Elsewhere they are one transaction of INSERTs, which on SQLite holds the
+    write lock for the writing alone. Inside a transaction it is a savepoint, so a
+    failed row (a unique key already there) leaves the transaction usable."""
+    model = type(first)
+    using = using or router.db_for_write(model, instance=first)
+    connection = connections[using]
+    rows = [_Row(first, using, None)] + [_Row(obj, using, first) for obj in others]
+    if connection.vendor == "postgresql":
+        key = (using, *(row.key for row in rows))
+        statement = _TOGETHER.get(key)
+        if statement is None:
+            statement = _TOGETHER[key] = _together(rows)
+        params = [p for row in rows for p in row.params_in_statement()]
+        # One statement commits alone: atomic() would cost a BEGIN and a COMMIT.
+        atomic = transaction.atomic(using) if connection.in_atomic_block else nullcontext()
+        with atomic, connection.cursor() as cursor:
+            cursor.execute(statement, params)
+            returned = cursor.fetchone() if any(row.sql.returning for row in rows) else ()
+        at = 0
+        for row in rows:
+            width = len(row.sql.returning)
+            row.sql.set_returned(row.obj, returned[at : at + width])
+            at += width
+            row.set_parent_key()
+    else:
+        with transaction.atomic(using):
+            for row in rows:
+                row.set_parent_key()
+                row.sql.run(row.obj, row.params_with_parent_key())
+    for row in rows:
+        row.saved()
+
+
+_TOGETHER: dict[tuple, str] = {}
+
+
+class _Row:
+    """A new row of :func:`insert_together`: its INSERT and its values, prepared."""
+
+    def __init__(self, obj: Model, using: str, parent: Model | None):
+        model = type(obj)
+        meta = model._meta
+        if meta.parents or meta.proxy or not obj._state.adding:
+            raise ValueError(f"insert_together() takes new rows of plain models, not {obj!r}")
+        # The keys to ``parent`` are filled in when it is written.
+        self.to_parent = [
+            f
+            for f in meta.concrete_fields
+            if parent is not None
+            and f.is_relation
+            and f.is_cached(obj)
+            and f.get_cached_value(obj) is parent
+        ]
+        if parent is not None and parent.pk is not None and self.to_parent:
+            raise ValueError("the first row is new: its key comes from the database")
+        # (A set: Django looks each field up in it.)
+        others = {f for f in meta.concrete_fields if f not in self.to_parent}
+        obj._prepare_related_fields_for_save(operation_name="save", fields=others)
+        if signals.pre_save.has_listeners(model):
+            signals.pre_save.send(
+                sender=model, instance=obj, raw=False, using=using, update_fields=None
+            )
+        if not obj._is_pk_set(meta):
+            setattr(obj, meta.pk.attname, meta.pk.get_pk_value_on_save(obj))
+        pk_set = obj._is_pk_set(meta)
+        sql_key = (model, using, pk_set)
+        self.sql = _INSERTS.get(sql_key)
+        if self.sql is None:
+            self.sql = _INSERTS[sql_key] = _Insert(model, using, pk_set)
+        self.slots = tuple(self.sql.fields.index(f) for f in self.to_parent)
+        self.obj, self.parent, self.using = obj, parent, using
+        self.params = self.sql.params(obj)
+        # Written NULL in the one statement of PostgreSQL rather than passed: psycopg
+        # keeps the parsed form of a statement of at most 50 parameters, and three
+        # rows have more.
+        self.nulls = tuple(
+            i for i in range(len(self.sql.fields)) if self.params[i] is None and i not in self.slots
+        )
+        self.key = (model, pk_set, self.slots, self.nulls)
+
+    def params_in_statement(self) -> list:
+        return [p for i, p in enumerate(self.params) if i not in self.slots and i not in self.nulls]
+
+    def params_with_parent_key(self) -> list:
+        params = list(self.params)
+        for i in self.slots:
+            params[i] = self.parent.pk
+        return params
+
+    def set_parent_key(self) -> None:
+        for field in self.to_parent:
+            setattr(self.obj, field.attname, self.parent.pk)  # which forgets the parent…
+            field.set_cached_value(self.obj, self.parent)  # …that is this one
+
+    def saved(self) -> None:
+        model = type(self.obj)
+        self.obj._state.db = self.using
+        self.obj._state.adding = False
+        if signals.post_save.has_listeners(model):
+            signals.post_save.send(
+                sender=model,
+                instance=self.obj,
+                created=True,
+                update_fields=None,
+                raw=False,
+                using=self.using,
+            )
+
+
+def _together(rows: list[_Row]) -> str:
+    """PostgreSQL: the rows' INSERTs as one statement. Each is a ``WITH`` query
+    returning what its model returns; a key to the first row is its ``RETURNING``'s
+    first column. The statement's one row is every returned column, in row order."""
+    names = [f"r{i}" for i in range(len(rows))]
+    first = names[0]
+    key_column = rows[0].sql.returning[0].column if rows[0].sql.returning else None
+    parts = []
+    for name, row in zip(names, rows, strict=True):
+        sql = row.sql.sql
+        if row.slots and key_column is None:
+            raise ValueError("the first row returns no key for the others")
+        head, values = sql.split(" VALUES (", 1)
+        values, tail = values.split(")", 1)
+        marks = values.split(", ")
+        for i in row.slots:
+            marks[i] = f'(SELECT "{key_column}" FROM {first})'
+        for i in row.nulls:
+            marks[i] = "NULL"
+        sql = f"{head} VALUES ({', '.join(marks)}){tail}"
+        parts.append(f"{name} AS ({sql})")
+    selected = [f"{name}.*" for name, row in zip(names, rows, strict=True) if row.sql.returning]
+    joined = ", ".join(name for name, row in zip(names, rows, strict=True) if row.sql.returning)
+    tail = f"SELECT {', '.join(selected)} FROM {joined}" if selected else "SELECT 1"
+    return f"WITH {', '.join(parts)} {tail}"
+
+
 class _Insert:
     """One model's INSERT … RETURNING, as ``SQLInsertCompiler`` writes it for one row."""
 
@@ -256,6 +401,11 @@ class _Insert:
                 row = (connection.ops.last_insert_id(cursor, self.table, field.column),)
             else:
                 row = connection.ops.fetch_returned_insert_columns(cursor, self.returning_params)
+        self.set_returned(obj, row)
+
+    def set_returned(self, obj: Model, row) -> None:
+        if not self.returning:
+            return
         if self.converters:
             row = next(iter(self.compiler.apply_converters([row], self.converters)))
         for value, field in zip(row, self.returning, strict=True):

@@ -21,22 +21,30 @@ from tongxin.core import prepared
 class DatabaseBackend(LibraryBackend):
     def enqueue(self, task, args, kwargs) -> Any:
         # As the library's enqueue (django-tasks-db 0.13), with the result made once.
-        self.validate_task(task)
-        result = self._task_to_db_task(task, args, kwargs).task_result
-        task_enqueued.send(type(self), task_result=result)
-        return result
+        return self.enqueued(prepared.insert(self.row(task, args, kwargs)))
 
     def _task_to_db_task(self, task, args, kwargs) -> Any:
+        return prepared.insert(self.row(task, args, kwargs))
+
+    def row(self, task, args, kwargs) -> Any:
+        """The queued task's row, not yet written: for a caller that writes it together
+        with its own rows (:func:`tongxin.core.prepared.insert_together`) and then
+        calls :meth:`enqueued`. ``enqueue`` is both in one."""
         from django_tasks_db.models import DBTaskResult
 
-        return prepared.insert(
-            DBTaskResult(
-                id=self._get_id(),
-                args_kwargs=normalize_json({"args": args, "kwargs": kwargs}),
-                priority=task.priority,
-                task_path=task.module_path,
-                queue_name=task.queue_name,
-                run_after=task.run_after,
-                backend_name=self.alias,
-            )
+        self.validate_task(task)
+        return DBTaskResult(
+            id=self._get_id(),
+            args_kwargs=normalize_json({"args": args, "kwargs": kwargs}),
+            priority=task.priority,
+            task_path=task.module_path,
+            queue_name=task.queue_name,
+            run_after=task.run_after,
+            backend_name=self.alias,
         )
+
+    def enqueued(self, row) -> Any:
+        """The result of the task whose :meth:`row` was written, as ``enqueue`` gives it."""
+        result = row.task_result
+        task_enqueued.send(type(self), task_result=result)
+        return result

@@ -16,6 +16,7 @@ from django.utils.translation import gettext as _
 from tongxin.accounts.models import User, UserRole
 from tongxin.areas.models import Area, Level, Responsibility
 from tongxin.core import prepared
+from tongxin.core.task_backend import DatabaseBackend
 from tongxin.demands import clock, rollup
 from tongxin.demands.models import (
     CLOCK_STATES,
@@ -59,7 +60,20 @@ def _event(
 ) -> DemandEvent:
     # Every step writes an event: the one place to mark the past days it changes.
     rollup.touch(demand, at)
-    event = DemandEvent(
+    return prepared.insert(_new_event(demand, kind, actor, text, public=public, at=at, **data))
+
+
+def _new_event(
+    demand: Demand,
+    kind: str,
+    actor: User | None,
+    text: str = "",
+    *,
+    public: bool = False,
+    at: dt.datetime | None = None,
+    **data,
+) -> DemandEvent:
+    return DemandEvent(
         demand=demand,
         kind=kind,
         actor=actor,
@@ -70,7 +84,6 @@ def _event(
         tier_after=demand.tier,
         data=data,
     )
-    return prepared.insert(event)
 
 
 def _locked(demand: Demand) -> Demand:
@@ -157,22 +170,39 @@ def submit_demand(
         )
         clock.start(demand, now, category.time_limit, category.time_unit)
         demand.first_deadline = demand.deadline
-        with transaction.atomic():
-            prepared.insert(demand)
-            for photo in photos:
-                photo.save_to(demand)
-            via = Channel(channel).label
-            demand.submitted_event = _event(
-                demand,
-                EventKind.SUBMITTED,
-                entered_by,
-                _("已收到您的诉求（%(via)s），社区将尽快派单办理。") % {"via": via},
-                public=True,
-                at=now,
-            )
-            # Who is told, and the telling, are the job's: the intake commits the
-            # promise with the demand (notify.announce_task).
-            announce_task.enqueue(demand.pk)
+        via = Channel(channel).label
+        event = _new_event(
+            demand,
+            EventKind.SUBMITTED,
+            entered_by,
+            _("已收到您的诉求（%(via)s），社区将尽快派单办理。") % {"via": via},
+            public=True,
+            at=now,
+        )
+        demand.submitted_event = event
+        # Who is told, and the telling, are the job's: the intake commits the promise
+        # with the demand (notify.announce_task), which it finds by its tracking code.
+        backend = announce_task.get_backend()
+        if (
+            not photos
+            and isinstance(backend, DatabaseBackend)
+            and not rollup.past_days(demand, now)
+        ):
+            # The three rows written together, their values prepared before the write
+            # (on PostgreSQL one statement; on SQLite the write lock held for the
+            # writing alone).
+            job = backend.row(announce_task, (demand.tracking_code,), {})
+            prepared.insert_together(demand, event, job)
+            rollup.touch(demand, now)  # nothing to mark: only now, today
+            backend.enqueued(job)
+        else:
+            with transaction.atomic():
+                prepared.insert(demand)
+                for photo in photos:
+                    photo.save_to(demand)
+                rollup.touch(demand, now)
+                prepared.insert(event)
+                announce_task.enqueue(demand.tracking_code)
     except (IntegrityError, ActionError):
         # The token was used before (a double click, a retry, two requests racing): the
         # first demand is the answer, whatever this one would have been.

@@ -87,12 +87,19 @@ def deliver_task(notification_id: int) -> int:
 
 
 @task()
-def announce_task(demand_id: int) -> int:
+def announce_task(demand: str | int) -> int:
     """Tell the dispatchers of a new demand that it waits for them: an inbox message each
     (:func:`notify`), in one transaction; returns how many were told. Queued by the
-    intake in the transaction that writes the demand. A demand dispatched, merged or
-    withdrawn before the job runs waits for no one: nobody is told."""
-    demand = Demand.objects.select_related("community").filter(pk=demand_id).first()
+    intake in the transaction that writes the demand, with its tracking code (known
+    before the row is written; a job queued before 2026-12 names the demand's id). A
+    demand dispatched, merged or withdrawn before the job runs waits for no one:
+    nobody is told."""
+    found = Demand.objects.select_related("community")
+    if isinstance(demand, int):
+        found = found.filter(pk=demand)
+    else:
+        found = found.filter(tracking_code=demand)
+    demand = found.first()
     if demand is None or demand.state != State.SUBMITTED:
         return 0
     told = dispatchers_of(demand.community)

@@ -254,18 +254,24 @@ def touch(demand: Demand, *moments: dt.datetime | None) -> int:
     """Mark the past days that ``demand`` counts on — as it was loaded and as it is now —
     and the given moments (an event's time), so that readers count them live until the
     next refresh. Today is always live and is not marked. One statement, or none."""
-    today = timezone.localdate()
     loaded = getattr(demand, "_rollup_loaded", {})
     communities = {demand.community_id, loaded.get("community_id")} - {None}
+    days = past_days(demand, *moments)
+    demand._rollup_loaded = {a: demand.__dict__.get(a) for a in Demand.ROLLUP_ATTNAMES}
+    return mark(communities, days)
+
+
+def past_days(demand: Demand, *moments: dt.datetime | None) -> set[dt.date]:
+    """The past days :func:`touch` would mark now (none for a demand taken in today)."""
+    today = timezone.localdate()
+    loaded = getattr(demand, "_rollup_loaded", {})
     days = set()
     for attname in Demand.ROLLUP_ATTNAMES[1:]:
         for value in (loaded.get(attname), demand.__dict__.get(attname)):
             if value is not None:
                 days.add(timezone.localdate(value))
     days |= {timezone.localdate(m) for m in moments if m is not None}
-    days = {d for d in days if d < today}
-    demand._rollup_loaded = {a: demand.__dict__.get(a) for a in Demand.ROLLUP_ATTNAMES}
-    return mark(communities, days)
+    return {d for d in days if d < today}
 
 
 def mark(community_ids: Iterable[int], days: Iterable[dt.date]) -> int:

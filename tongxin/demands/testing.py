@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import re
+
+from django.db import connection
+
 from tongxin.demands import actions
 from tongxin.demands.models import Category, Channel
 
@@ -41,8 +45,12 @@ def written_in_transaction(captured) -> list[str]:
     start = next(i for i, sql in enumerate(sqls) if sql.startswith("SAVEPOINT"))
     end = next(i for i, sql in enumerate(sqls) if sql.startswith("RELEASE SAVEPOINT"))
     inside = sqls[start + 1 : end]
-    assert all(sql.startswith("INSERT INTO ") for sql in inside), inside
-    return [sql.split()[2].strip('"') for sql in inside]
+    if connection.vendor == "postgresql":
+        # One statement: each INSERT a WITH query of the next (prepared.insert_together).
+        assert len(inside) == 1 and inside[0].startswith("WITH r0 AS (INSERT INTO "), inside
+    else:
+        assert all(sql.startswith("INSERT INTO ") for sql in inside), inside
+    return [t for sql in inside for t in re.findall(r'INSERT INTO "?(\w+)"?', sql)]
 
 
 def post_export(client, params: dict | None = None, **kwargs):
