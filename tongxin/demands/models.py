@@ -16,6 +16,7 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext_lazy as _
 
 from tongxin.areas.models import Area, Level
+from tongxin.core.choices import ChoiceLabels
 
 
 class TimeUnit(models.TextChoices):
@@ -211,7 +212,7 @@ class DemandQuerySet(models.QuerySet):
         return self.filter(handler=user)
 
 
-class Demand(models.Model):
+class Demand(ChoiceLabels, models.Model):
     """A resident's request or problem (诉求, 群众点单), from intake to a rated result."""
 
     tracking_code = models.CharField(
@@ -513,7 +514,7 @@ class EventKind(models.TextChoices):
 COUNTED_KINDS = (EventKind.VISITED, EventKind.RATED, EventKind.REOPENED)
 
 
-class DemandEvent(models.Model):
+class DemandEvent(ChoiceLabels, models.Model):
     """One step in a demand's history (办理记录). Append-only: the ledger is these rows."""
 
     demand = models.ForeignKey(Demand, models.CASCADE, related_name="events")
