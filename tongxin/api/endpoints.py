@@ -37,6 +37,7 @@ from tongxin.api.schemas import (
 )
 from tongxin.areas.models import Area, Level
 from tongxin.core.prepared import Prepared
+from tongxin.core.refcache import ReferenceCache
 from tongxin.demands import actions, ledger, metrics
 from tongxin.demands.models import Category, Channel, Demand, DemandEvent, State
 from tongxin.demands.views_public import public_events
@@ -355,6 +356,14 @@ def _active_category(code: str):
 
 _AREAS = Prepared()
 _CATEGORIES = Prepared()
+# Kept for a minute per process (core.refcache); inside a transaction read by a query.
+ACTIVE_CATEGORIES = ReferenceCache(
+    Category, lambda: {c.code: c for c in Category.objects.filter(is_active=True).order_by()}
+)
+
+
+def _read_active_category(code: str) -> Category | None:
+    return _CATEGORIES.get("active", _active_category, code)
 
 
 def _submission_token(request: HttpRequest, key: str | None) -> str | None:
@@ -397,7 +406,7 @@ def create_demand(
     area = _AREAS.get("area", _area, payload.area)
     if area is None or not scope.covers_area(area):
         raise ApiError(404, _("位置不存在，或不在您的数据范围内。"))
-    category = _CATEGORIES.get("active", _active_category, payload.category)
+    category = ACTIVE_CATEGORIES.get(payload.category, _read_active_category)
     if category is None:
         raise ApiError(422, _("没有这个诉求类别。"), [{"loc": ["body", "category"], "msg": ""}])
     phone = payload.reporter_phone.strip()

@@ -38,6 +38,8 @@ _COUNT = """
     RETURNING hits
 """
 _READ = "SELECT hits FROM {t} WHERE bucket = %s AND minute = %s"
+# A key's count, and the failed keys of its address read in the same statement.
+_COUNT_AND_READ = _COUNT.rstrip() + f", ({_READ})"
 # The minute this process last removed the rows of buckets not seen for a while: a
 # cleanup schedule only, the counts themselves are in the table.
 _purged = 0
@@ -56,20 +58,31 @@ def _hit(bucket: str, limit: int, now: float) -> int:
         cursor.execute(_COUNT.format(t=table), [_bucket(bucket), window])
         # fetchall: SQLite ends the statement (and its write) only when it is stepped out.
         ((count,),) = cursor.fetchall()
+    return _wait(count, limit, now, window)
+
+
+def _hit_unless_failed(bucket: str, limit: int, failed: str, now: float) -> int:
+    """As :func:`_hit`, reading the ``failed`` bucket (not counted) in the same
+    statement: at the anonymous limit it refuses the request, which has been counted
+    for ``bucket`` all the same (an address refused so uses up its key's minute too)."""
+    window = int(now // WINDOW)
+    _purge(window)
+    with connection.cursor() as cursor:
+        table = connection.ops.quote_name(RateCount._meta.db_table)
+        cursor.execute(
+            _COUNT_AND_READ.format(t=table),
+            [_bucket(bucket), window, _bucket(failed), window],
+        )
+        ((count, failures),) = cursor.fetchall()
+    if (failures or 0) >= settings.TONGXIN_API_RATE_ANONYMOUS:
+        return max(1, WINDOW - int(now) % WINDOW)
+    return _wait(count, limit, now, window)
+
+
+def _wait(count: int, limit: int, now: float, window: int) -> int:
     if count > limit:
         return max(1, (window + 1) * WINDOW - int(now))
     return 0
-
-
-def _count(bucket: str, now: float) -> int:
-    """The requests of ``bucket`` in the current minute, without counting one. (Asked
-    before every request with a key: one statement, written out like the upsert.)"""
-    window = int(now // WINDOW)
-    with connection.cursor() as cursor:
-        table = connection.ops.quote_name(RateCount._meta.db_table)
-        cursor.execute(_READ.format(t=table), [_bucket(bucket), window])
-        row = cursor.fetchone()
-    return row[0] if row else 0
 
 
 def _purge(window: int) -> None:
@@ -86,10 +99,10 @@ def over_limit(request: HttpRequest) -> int:
     if key := key_in(request):
         # Keys that failed count against the address at the anonymous rate (below), so
         # made-up keys buy no extra room.
-        if _count(f"failed:{ip}", now) >= settings.TONGXIN_API_RATE_ANONYMOUS:
-            return max(1, WINDOW - int(now) % WINDOW)
         digest = hashlib.sha256(key.encode()).hexdigest()[:24]
-        return _hit(f"key:{digest}", settings.TONGXIN_API_RATE_KEY, now)
+        return _hit_unless_failed(
+            f"key:{digest}", settings.TONGXIN_API_RATE_KEY, f"failed:{ip}", now
+        )
     if request.user.is_authenticated:  # a signed-in browser
         return _hit(f"user:{request.user.pk}", settings.TONGXIN_API_RATE_KEY, now)
     return _hit(f"ip:{ip}", settings.TONGXIN_API_RATE_ANONYMOUS, now)

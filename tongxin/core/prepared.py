@@ -263,9 +263,12 @@ class _Row:
         ]
         if parent is not None and parent.pk is not None and self.to_parent:
             raise ValueError("the first row is new: its key comes from the database")
-        # (A set: Django looks each field up in it.)
-        others = {f for f in meta.concrete_fields if f not in self.to_parent}
-        obj._prepare_related_fields_for_save(operation_name="save", fields=others)
+        if not self.to_parent:
+            obj._prepare_related_fields_for_save(operation_name="save")
+        elif others := [
+            f for f in meta.concrete_fields if f.is_relation and f not in self.to_parent
+        ]:
+            obj._prepare_related_fields_for_save(operation_name="save", fields=others)
         if signals.pre_save.has_listeners(model):
             signals.pre_save.send(
                 sender=model, instance=obj, raw=False, using=using, update_fields=None

@@ -22,6 +22,7 @@ from tongxin.accounts.scope import Scope
 from tongxin.areas.models import Area, Level
 from tongxin.core.forms import StyledForm
 from tongxin.core.prepared import Prepared
+from tongxin.core.refcache import ReferenceCache
 from tongxin.demands import photos
 from tongxin.demands.models import Category, Channel, Satisfaction
 from tongxin.people.idnumbers import clean_phone
@@ -160,7 +161,12 @@ def place_choices(
 
 # --- the forms ------------------------------------------------------------------------
 def _active_category(pk: int) -> Category | None:
-    # Every intake reads its category: the query is built once per process.
+    # Every intake reads its category: kept for a minute per process (core.refcache);
+    # inside a transaction read by a query built once per process.
+    return ACTIVE_CATEGORIES.get(pk, _read_active_category)
+
+
+def _read_active_category(pk: int) -> Category | None:
     return _CATEGORIES.get("active", _active_categories, pk)
 
 
@@ -170,6 +176,9 @@ def _active_categories(pk: int):
 
 
 _CATEGORIES = Prepared()
+ACTIVE_CATEGORIES = ReferenceCache(
+    Category, lambda: {c.pk: c for c in Category.objects.filter(is_active=True).order_by()}
+)
 
 
 class CategoryField(forms.ModelChoiceField):

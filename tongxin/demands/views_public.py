@@ -25,6 +25,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from tongxin.areas.models import Area, Level
 from tongxin.core.prepared import Prepared
+from tongxin.core.refcache import ReferenceCache
 from tongxin.demands import actions
 from tongxin.demands.forms_intake import PublicReportForm, RatingForm, WithdrawForm
 from tongxin.demands.models import Attachment, Channel, Demand, DemandEvent, EventKind, State
@@ -98,12 +99,20 @@ def _community(pk: int):
     return Area.objects.filter(pk=pk, level=Level.COMMUNITY)
 
 
-# Every report reads its community: the query is built once per process.
+# Every report reads its community: kept for a minute per process (core.refcache);
+# inside a transaction read by a query built once per process.
 _COMMUNITIES = Prepared()
+COMMUNITIES = ReferenceCache(
+    Area, lambda: {a.pk: a for a in Area.objects.filter(level=Level.COMMUNITY).order_by()}
+)
+
+
+def _read_community(community_id: int) -> Area | None:
+    return _COMMUNITIES.get("community", _community, community_id)
 
 
 def _community_or_404(community_id: int) -> Area:
-    community = _COMMUNITIES.get("community", _community, community_id)
+    community = COMMUNITIES.get(community_id, _read_community)
     if community is None:
         raise Http404
     return community
