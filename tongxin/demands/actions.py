@@ -193,7 +193,7 @@ def submit_demand(
             # writing alone).
             job = backend.row(announce_task, (demand.tracking_code,), {})
             prepared.insert_together(demand, event, job)
-            rollup.touch(demand, now)  # nothing to mark: only now, today
+            rollup.remember(demand)  # no past day to mark
             backend.enqueued(job)
         else:
             with transaction.atomic():

@@ -257,8 +257,14 @@ def touch(demand: Demand, *moments: dt.datetime | None) -> int:
     loaded = getattr(demand, "_rollup_loaded", {})
     communities = {demand.community_id, loaded.get("community_id")} - {None}
     days = past_days(demand, *moments)
-    demand._rollup_loaded = {a: demand.__dict__.get(a) for a in Demand.ROLLUP_ATTNAMES}
+    remember(demand)
     return mark(communities, days)
+
+
+def remember(demand: Demand) -> None:
+    """The demand's rollup columns as they are now: what a later :func:`touch` compares
+    with (as for a demand loaded from the database)."""
+    demand._rollup_loaded = {a: demand.__dict__.get(a) for a in Demand.ROLLUP_ATTNAMES}
 
 
 def past_days(demand: Demand, *moments: dt.datetime | None) -> set[dt.date]:
