@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
 from typing import TYPE_CHECKING
 
@@ -10,6 +11,8 @@ from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from treebeard.mp_tree import MP_Node, MP_NodeManager, MP_NodeQuerySet
+
+from tongxin.core.refcache import ReferenceCache
 
 if TYPE_CHECKING:
     from tongxin.accounts.models import User
@@ -174,3 +177,26 @@ def chains_of(*paths: str) -> models.QuerySet[Responsibility]:
 def responsible_user(area: Area, on: dt.date | None = None) -> User | None:
     r = area.responsible_now(on)
     return r.user if r else None
+
+
+def _communities() -> dict:
+    communities = Area.objects.filter(level=Level.COMMUNITY).order_by()
+    # By id (a report's QR code) and by path (the community a place lies in).
+    return {key: a for a in communities for key in (a.pk, a.path)}
+
+
+# Every report reads its community: kept for a minute per process (core.refcache).
+COMMUNITIES = ReferenceCache(Area, _communities)
+
+
+def community_around(area: Area) -> Area | None:
+    """The community ``area`` lies in, or is: from :data:`COMMUNITIES` outside a
+    transaction, else (or for a community not kept yet) by one query."""
+    if area.level == Level.COMMUNITY:
+        return area
+    rows = COMMUNITIES.rows()
+    if rows is not None:
+        for prefix in reversed(area.path_prefixes()[:-1]):
+            if (community := rows.get(prefix)) is not None:
+                return copy.copy(community)
+    return area.ancestor_at(Level.COMMUNITY)

@@ -38,15 +38,23 @@ class ReferenceCache:
         post_migrate.connect(self._changed, weak=False, dispatch_uid=uid)
 
     def get(self, key: Hashable, fallback: Callable[[Hashable], Model | None]) -> Model | None:
+        rows = self.rows()
+        if rows is None:
+            return fallback(key)
+        row = rows.get(key)
+        return copy.copy(row) if row is not None else None
+
+    def rows(self) -> dict[Hashable, Model] | None:
+        """The rows kept, by key (not to be changed: :meth:`get` copies one); None
+        inside a transaction, where the database must be asked."""
         connection = connections[router.db_for_read(self.model)]
         if connection.in_atomic_block:
-            return fallback(key)
+            return None
         rows, now = self._rows, time.monotonic()
         if rows is None or now - self._loaded_at >= CACHE_SECONDS:
             rows = self._rows = self.load()
             self._loaded_at = now
-        row = rows.get(key)
-        return copy.copy(row) if row is not None else None
+        return rows
 
     def clear(self) -> None:
         self._rows = None

@@ -14,7 +14,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from tongxin.accounts.models import User, UserRole
-from tongxin.areas.models import Area, Level, Responsibility
+from tongxin.areas.models import Area, Level, Responsibility, community_around
 from tongxin.core import prepared
 from tongxin.core.task_backend import DatabaseBackend
 from tongxin.demands import clock, rollup
@@ -100,7 +100,7 @@ def _require_state(demand: Demand, *states: str) -> None:
 
 
 def community_of(area: Area) -> Area:
-    community = area if area.level == Level.COMMUNITY else area.ancestor_at(Level.COMMUNITY)
+    community = community_around(area)
     if community is None:
         raise ActionError(_("诉求必须落在某个社区之内。"))
     return community

@@ -23,9 +23,8 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from tongxin.areas.models import Area, Level
+from tongxin.areas.models import COMMUNITIES, Area, Level
 from tongxin.core.prepared import Prepared
-from tongxin.core.refcache import ReferenceCache
 from tongxin.demands import actions
 from tongxin.demands.forms_intake import PublicReportForm, RatingForm, WithdrawForm
 from tongxin.demands.models import Attachment, Channel, Demand, DemandEvent, EventKind, State
@@ -99,12 +98,9 @@ def _community(pk: int):
     return Area.objects.filter(pk=pk, level=Level.COMMUNITY)
 
 
-# Every report reads its community: kept for a minute per process (core.refcache);
+# Every report reads its community: kept for a minute per process (areas.COMMUNITIES);
 # inside a transaction read by a query built once per process.
 _COMMUNITIES = Prepared()
-COMMUNITIES = ReferenceCache(
-    Area, lambda: {a.pk: a for a in Area.objects.filter(level=Level.COMMUNITY).order_by()}
-)
 
 
 def _read_community(community_id: int) -> Area | None:

@@ -10,12 +10,11 @@ from django.db import connection, transaction
 from django.test import Client
 from django.urls import reverse
 
-from tongxin.areas.models import Area, Level
+from tongxin.areas.models import COMMUNITIES, Area, Level, community_around
 from tongxin.core import refcache
 from tongxin.demands.forms_intake import ACTIVE_CATEGORIES, _active_category
 from tongxin.demands.models import Category, Demand
 from tongxin.demands.testing import category
-from tongxin.demands.views_public import COMMUNITIES
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -102,3 +101,18 @@ def test_each_caller_gets_a_copy():
     mine = _active_category(cat.pk)
     mine.name = "改过的名字"
     assert _active_category(cat.pk).name == cat.name
+
+
+def test_the_community_a_place_lies_in(django_assert_num_queries):
+    community = _community()
+    estate = community.add_child(name="仁和家园", level=Level.ESTATE)
+    building = estate.add_child(name="1栋", level=Level.BUILDING)
+    street = Area.objects.get(level=Level.STREET)
+    assert community_around(building) == community  # the cache filled
+    with django_assert_num_queries(0):
+        found = community_around(building)
+        assert found == community and found is not community_around(estate)  # copies
+        assert community_around(community) is community
+    assert community_around(street) is None  # above any community
+    with transaction.atomic(), django_assert_num_queries(1):
+        assert community_around(building) == community  # from the database
