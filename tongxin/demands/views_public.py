@@ -7,6 +7,7 @@ demand but what its reporter wrote and the steps meant for them."""
 
 from __future__ import annotations
 
+import functools
 import io
 import re
 from collections.abc import Callable
@@ -15,9 +16,9 @@ from functools import wraps
 import segno
 from django.contrib import messages
 from django.db.models import Q
-from django.http import FileResponse, Http404, HttpRequest, HttpResponse
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import redirect, render
-from django.urls import reverse
+from django.urls import get_script_prefix, reverse
 from django.utils.cache import add_never_cache_headers
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -114,6 +115,19 @@ def _community_or_404(community_id: int) -> Area:
     return community
 
 
+def submitted_url(code: str) -> str:
+    """``reverse("public:submitted", args=[code])``, the URL written once per prefix
+    (a tracking code needs no quoting): every report is answered with it."""
+    head, tail = _submitted_url(get_script_prefix())
+    return f"{head}{code}{tail}"
+
+
+@functools.cache
+def _submitted_url(prefix: str) -> tuple[str, str]:
+    head, tail = reverse("public:submitted", args=["CODE"]).split("CODE")
+    return head, tail
+
+
 def report_url(request: HttpRequest, community: Area) -> str:
     return request.build_absolute_uri(reverse("public:report", args=[community.pk]))
 
@@ -142,7 +156,7 @@ def report(request: HttpRequest, community_id: int) -> HttpResponse:
         except actions.ActionError as e:
             form.add_error(None, e.message)
         else:
-            return redirect("public:submitted", demand.tracking_code)
+            return HttpResponseRedirect(submitted_url(demand.tracking_code))
     return render(
         request,
         "demands/public_report.html",

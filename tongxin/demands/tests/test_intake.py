@@ -647,3 +647,18 @@ def test_an_intake_with_photos_or_of_a_past_day_writes_the_same_rows(world, sett
     assert DirtyDay.objects.filter(
         community=world.community_a, day=timezone.localdate(past)
     ).exists()
+
+
+def test_the_answer_url_is_the_one_reverse_gives_under_any_prefix():
+    from django.urls import get_script_prefix, set_script_prefix
+
+    from tongxin.demands.views_public import submitted_url
+
+    before = get_script_prefix()
+    try:
+        for prefix in ("/", "/tongxin/"):
+            set_script_prefix(prefix)
+            assert submitted_url("ABCDE23456") == reverse("public:submitted", args=["ABCDE23456"])
+            assert submitted_url("ABCDE23456").startswith(prefix)
+    finally:
+        set_script_prefix(before)

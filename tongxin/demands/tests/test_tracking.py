@@ -237,3 +237,18 @@ def test_the_page_needs_the_same_few_queries_for_3_or_30_steps(
     assert len(many.captured_queries) == len(few.captured_queries)
     assert r.content.decode().count("进展") == 14
     assert DemandEvent.objects.filter(demand=reported).count() == 30
+
+
+def test_a_tracking_code_is_ten_characters_read_out_without_doubt():
+    from collections import Counter
+
+    from tongxin.demands.models import _CODE_ALPHABET, new_tracking_code
+
+    codes = [new_tracking_code() for _ in range(32_000)]
+    assert all(len(c) == 10 and set(c) <= set(_CODE_ALPHABET) for c in codes)
+    assert not set("01OI") & set("".join(codes))  # nothing to mishear over the phone
+    assert len(set(codes)) == len(codes)
+    # Every character as likely as any other: 10,000 of each expected, a standard
+    # deviation of about 100.
+    counts = Counter("".join(codes))
+    assert len(counts) == 32 and all(9_000 < n < 11_000 for n in counts.values()), counts
