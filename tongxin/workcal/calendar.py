@@ -35,6 +35,7 @@ from asgiref.local import Local
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.db import connection
+from django.utils import timezone
 
 from tongxin.workcal.models import CalendarDay
 
@@ -195,7 +196,9 @@ def _minus(later: dt.time, earlier: dt.time) -> dt.timedelta:
 
 
 def _zone() -> ZoneInfo:
-    return ZoneInfo(settings.TIME_ZONE)
+    # ZoneInfo(settings.TIME_ZONE), as Django keeps it (emptied when the setting changes):
+    # a deadline asks for it a few dozen times.
+    return timezone.get_default_timezone()
 
 
 def _local(moment: dt.datetime) -> dt.datetime:
