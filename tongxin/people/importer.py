@@ -28,6 +28,7 @@ from tongxin.accounts.models import User
 from tongxin.accounts.scope import Scope, scope_for
 from tongxin.areas.models import Area, Level
 from tongxin.core.treepaths import bulk_add_children
+from tongxin.people import counts
 from tongxin.people.idnumbers import clean_id_number, clean_phone
 from tongxin.people.models import CareTag, Gender, Resident, pinyin_keys
 
@@ -543,6 +544,7 @@ def write_rows(rows: list[ParsedRow], progress: Progress | None = None) -> Write
             Resident.objects.bulk_create(residents[start : start + PROGRESS_EVERY])
             if progress is not None:
                 progress(min(start + PROGRESS_EVERY, len(residents)))
+        counts.changed()  # written in bulk: no signals (the home page's counts)
     return WriteResult(created=len(residents), households_created=created)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import re
 import zipfile
 
 import pytest
@@ -127,8 +128,14 @@ def worker(world) -> Client:
     return client_for(world.worker_a)
 
 
+def _home_residents(client) -> int:
+    page = client.get("/").content.decode()
+    return int(re.search(r'居民人数</div><div class="tx-stat">([\d,]+)</div>', page)[1])
+
+
 def test_it_imports_a_good_file(world, worker, django_capture_on_commit_callbacks):
     residents, areas, audits = snapshot()
+    on_home = _home_residents(worker)  # the home page's count, kept from now on
 
     response = post_file(worker, xlsx_bytes(GOOD), django_capture_on_commit_callbacks)
 
@@ -142,6 +149,7 @@ def test_it_imports_a_good_file(world, worker, django_capture_on_commit_callback
     assert bytes(job.content) == b""  # the file does not outlive the job
     assert Resident.objects.count() == residents + 4
     assert Area.objects.count() == areas + 1
+    assert _home_residents(worker) == on_home + 4  # written in bulk, counted at once
 
     wang = Resident.objects.get(name="王小明")
     assert wang.household == world.household_a1  # reused
