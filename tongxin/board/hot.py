@@ -280,12 +280,14 @@ def stored_groups(
     now: dt.datetime | None = None,
     days: int = WINDOW_DAYS,
     limit: int | None = None,
+    offset: int = 0,
     communities: list[int] | None = None,
 ) -> list[Group]:
     """The groups :func:`hot_groups` finds, read from :class:`HotLink` instead of
     compared: the same candidates (``demands``, already scoped, in the window), grouped
     by their stored key, keys with two or more candidates only; the same members, order
-    and estate naming. ``limit``: the first so many groups only (the board shows five).
+    and estate naming. ``limit``: the first so many groups only (the board shows five),
+    after the first ``offset`` (the staff page shows them a page at a time).
 
     One query whatever the number of demands or groups: the keys are counted in SQL (a
     subquery), and only the members of the chosen groups are loaded. Demands not linked
@@ -317,7 +319,9 @@ def stored_groups(
             .values("key")
         )
     if limit is not None:
-        counted = counted[:limit]
+        counted = counted[offset : offset + limit]
+    elif offset:
+        counted = counted[offset:]
     rows = (
         window.filter(hotlink__key__in=counted)
         .order_by("created_at", "pk")

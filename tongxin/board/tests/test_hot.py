@@ -99,6 +99,36 @@ def test_it_lists_the_groups_in_the_users_scope(client, world, django_assert_max
 
 
 @pytest.mark.django_db
+def test_it_shows_the_groups_a_page_at_a_time(client, world, monkeypatch):
+    from tongxin.board import views
+
+    three = three_alike(world)
+    now = timezone.now()
+    lamps = [
+        submit(world.building_a, title=t, description=d, now=now - dt.timedelta(hours=i + 1))
+        for i, (t, d) in enumerate([LAMP, LAMP_BROKEN])
+    ]
+    hot.link_pending()
+    monkeypatch.setattr(views, "HOT_PER_PAGE", 1)
+    client.force_login(world.worker_a)
+
+    def members(page) -> list[list[int]]:
+        r = client.get(reverse("board:hot"), {"page": page})
+        assert r.status_code == 200
+        return [[m.pk for m in g.members] for g in r.context["groups"]], r.content.decode()
+
+    first, body = members(1)
+    assert first == [[d.pk for d in three]]  # the largest group first
+    assert 'href="?page=2" rel="next"' in body and 'rel="prev"' not in body
+    second, body = members(2)
+    assert second == [[d.pk for d in sorted(lamps, key=lambda d: d.created_at)]]
+    assert 'href="?page=1" rel="prev"' in body and 'rel="next"' not in body
+    beyond, body = members(3)
+    assert beyond == [] and "这一页没有了" in body and 'href="?page=1"' in body
+    assert members("abc")[0] == first and members(0)[0] == first  # a bad page: the first
+
+
+@pytest.mark.django_db
 def test_it_is_for_staff_only(client, world):
     assert client.get(reverse("board:hot")).status_code == 302  # to sign-in
     client.force_login(world.resident_user_a)
