@@ -171,32 +171,11 @@ def insert(obj: Model, using: str | None = None) -> Model:
     keys checked, the returned primary key set on it, ``pre_save``/``post_save`` sent
     when anyone listens. The INSERT's SQL is written once per model. Values that are
     expressions are refused: they need the ORM's query."""
-    model = type(obj)
-    meta = model._meta
-    if meta.parents or meta.proxy or not obj._state.adding:
-        raise ValueError(f"insert() takes a new row of a plain model, not {obj!r}")
-    using = using or router.db_for_write(model, instance=obj)
-    obj._prepare_related_fields_for_save(operation_name="save")
-    if signals.pre_save.has_listeners(model):
-        signals.pre_save.send(
-            sender=model, instance=obj, raw=False, using=using, update_fields=None
-        )
-    if not obj._is_pk_set(meta):
-        setattr(obj, meta.pk.attname, meta.pk.get_pk_value_on_save(obj))
-    pk_set = obj._is_pk_set(meta)
-    key = (model, using, pk_set)
-    sql = _INSERTS.get(key)
-    if sql is None:
-        sql = _INSERTS[key] = _Insert(model, using, pk_set)
-    params = sql.params(obj)  # a refused value leaves the transaction as it was
+    using = using or router.db_for_write(type(obj), instance=obj)
+    row = _Row(obj, using, None)  # a refused value leaves the transaction as it was
     with transaction.mark_for_rollback_on_error(using):
-        sql.run(obj, params)
-    obj._state.db = using
-    obj._state.adding = False
-    if signals.post_save.has_listeners(model):
-        signals.post_save.send(
-            sender=model, instance=obj, created=True, update_fields=None, raw=False, using=using
-        )
+        row.sql.run(obj, row.params)
+    row.saved()
     return obj
 
 
@@ -245,13 +224,14 @@ _TOGETHER: dict[tuple, str] = {}
 
 
 class _Row:
-    """A new row of :func:`insert_together`: its INSERT and its values, prepared."""
+    """A new row of :func:`insert` or :func:`insert_together`: its INSERT and its
+    values, prepared (``parent``: the new row its keys to which are filled in later)."""
 
     def __init__(self, obj: Model, using: str, parent: Model | None):
         model = type(obj)
         meta = model._meta
         if meta.parents or meta.proxy or not obj._state.adding:
-            raise ValueError(f"insert_together() takes new rows of plain models, not {obj!r}")
+            raise ValueError(f"a new row of a plain model is written, not {obj!r}")
         # The keys to ``parent`` are filled in when it is written.
         self.to_parent = [
             f

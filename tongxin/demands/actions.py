@@ -48,19 +48,11 @@ class ActionError(Exception):
         self.message = message
 
 
-def _event(
-    demand: Demand,
-    kind: str,
-    actor: User | None,
-    text: str = "",
-    *,
-    public: bool = False,
-    at: dt.datetime | None = None,
-    **data,
-) -> DemandEvent:
+def _event(demand: Demand, *args, **kwargs) -> DemandEvent:
+    """Write the step :func:`_new_event` makes of the same arguments."""
     # Every step writes an event: the one place to mark the past days it changes.
-    rollup.touch(demand, at)
-    return prepared.insert(_new_event(demand, kind, actor, text, public=public, at=at, **data))
+    rollup.touch(demand, kwargs.get("at"))
+    return prepared.insert(_new_event(demand, *args, **kwargs))
 
 
 def _new_event(
