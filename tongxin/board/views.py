@@ -211,7 +211,8 @@ def hot_topics(request: HttpRequest) -> HttpResponse:
     context = {
         "groups": groups[:HOT_PER_PAGE],
         "page": page,
-        "previous_page": page - 1,
+        # Past the last page: only the way back to the first (the template).
+        "previous_page": page - 1 if groups else 0,
         "next_page": page + 1 if len(groups) > HOT_PER_PAGE else None,
         "nav_section": "hot",
     }

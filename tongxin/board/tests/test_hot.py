@@ -125,6 +125,7 @@ def test_it_shows_the_groups_a_page_at_a_time(client, world, monkeypatch):
     assert 'href="?page=1" rel="prev"' in body and 'rel="next"' not in body
     beyond, body = members(3)
     assert beyond == [] and "这一页没有了" in body and 'href="?page=1"' in body
+    assert 'rel="prev"' not in body and 'rel="next"' not in body
     assert members("abc")[0] == first and members(0)[0] == first  # a bad page: the first
 
 
