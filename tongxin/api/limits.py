@@ -49,37 +49,24 @@ def _bucket(name: str) -> str:
     return name[: RateCount._meta.get_field("bucket").max_length]
 
 
-def _hit(bucket: str, limit: int, now: float) -> int:
-    """Counts one request; returns the seconds to wait when ``bucket`` is over ``limit``."""
+def _hit(bucket: str, limit: int, now: float, failed: str | None = None) -> int:
+    """Counts one request; returns the seconds to wait when ``bucket`` is over ``limit``.
+
+    With ``failed``, that bucket (not counted) is read in the same statement: at the
+    anonymous limit the request is refused, though it has been counted for ``bucket``
+    all the same (an address refused so uses up its key's minute too)."""
     window = int(now // WINDOW)
     _purge(window)
+    params = [_bucket(bucket), window]
+    if failed is not None:
+        params += [_bucket(failed), window]
     with connection.cursor() as cursor:
         table = connection.ops.quote_name(RateCount._meta.db_table)
-        cursor.execute(_COUNT.format(t=table), [_bucket(bucket), window])
+        cursor.execute((_COUNT if failed is None else _COUNT_AND_READ).format(t=table), params)
         # fetchall: SQLite ends the statement (and its write) only when it is stepped out.
-        ((count,),) = cursor.fetchall()
-    return _wait(count, limit, now, window)
-
-
-def _hit_unless_failed(bucket: str, limit: int, failed: str, now: float) -> int:
-    """As :func:`_hit`, reading the ``failed`` bucket (not counted) in the same
-    statement: at the anonymous limit it refuses the request, which has been counted
-    for ``bucket`` all the same (an address refused so uses up its key's minute too)."""
-    window = int(now // WINDOW)
-    _purge(window)
-    with connection.cursor() as cursor:
-        table = connection.ops.quote_name(RateCount._meta.db_table)
-        cursor.execute(
-            _COUNT_AND_READ.format(t=table),
-            [_bucket(bucket), window, _bucket(failed), window],
-        )
-        ((count, failures),) = cursor.fetchall()
-    if (failures or 0) >= settings.TONGXIN_API_RATE_ANONYMOUS:
+        ((count, *failures),) = cursor.fetchall()
+    if failures and (failures[0] or 0) >= settings.TONGXIN_API_RATE_ANONYMOUS:
         return max(1, WINDOW - int(now) % WINDOW)
-    return _wait(count, limit, now, window)
-
-
-def _wait(count: int, limit: int, now: float, window: int) -> int:
     if count > limit:
         return max(1, (window + 1) * WINDOW - int(now))
     return 0
@@ -100,9 +87,7 @@ def over_limit(request: HttpRequest) -> int:
         # Keys that failed count against the address at the anonymous rate (below), so
         # made-up keys buy no extra room.
         digest = hashlib.sha256(key.encode()).hexdigest()[:24]
-        return _hit_unless_failed(
-            f"key:{digest}", settings.TONGXIN_API_RATE_KEY, f"failed:{ip}", now
-        )
+        return _hit(f"key:{digest}", settings.TONGXIN_API_RATE_KEY, now, failed=f"failed:{ip}")
     if request.user.is_authenticated:  # a signed-in browser
         return _hit(f"user:{request.user.pk}", settings.TONGXIN_API_RATE_KEY, now)
     return _hit(f"ip:{ip}", settings.TONGXIN_API_RATE_ANONYMOUS, now)
