@@ -21,7 +21,7 @@ from tongxin.core import prepared
 class DatabaseBackend(LibraryBackend):
     def enqueue(self, task, args, kwargs) -> Any:
         # As the library's enqueue (django-tasks-db 0.13), with the result made once.
-        return self.enqueued(prepared.insert(self.row(task, args, kwargs)))
+        return self.enqueued(self._task_to_db_task(task, args, kwargs))
 
     def _task_to_db_task(self, task, args, kwargs) -> Any:
         return prepared.insert(self.row(task, args, kwargs))
