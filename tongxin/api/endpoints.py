@@ -35,7 +35,7 @@ from tongxin.api.schemas import (
     ResidentOut,
     ResidentPage,
 )
-from tongxin.areas.models import Area, Level
+from tongxin.areas.models import COMMUNITIES, Area, Level
 from tongxin.core.prepared import Prepared
 from tongxin.core.refcache import ReferenceCache
 from tongxin.demands import actions, ledger, metrics
@@ -356,6 +356,12 @@ def _active_category(code: str):
 
 _AREAS = Prepared()
 _CATEGORIES = Prepared()
+
+
+def _read_area(pk: int) -> Area | None:
+    return _AREAS.get("area", _area, pk)
+
+
 # Kept for a minute per process (core.refcache); inside a transaction read by a query.
 ACTIVE_CATEGORIES = ReferenceCache(
     Category, lambda: {c.code: c for c in Category.objects.filter(is_active=True).order_by()}
@@ -401,9 +407,10 @@ def create_demand(
     returns the first demand with 200 instead of making a second one."""
     scope = scope_for(request.user)
     _staff(scope)
-    # Each a row by its key (queries built once per process); the scope's test (the same
-    # path prefix as Scope.areas) is made on the row read.
-    area = _AREAS.get("area", _area, payload.area)
+    # A community and the category from what this process keeps for a minute (as the
+    # public form reads them), any other area by one query built once per process; the
+    # scope's test (the same path prefix as Scope.areas) is made on the row read.
+    area = COMMUNITIES.find(payload.area, _read_area)
     if area is None or not scope.covers_area(area):
         raise ApiError(404, _("位置不存在，或不在您的数据范围内。"))
     category = ACTIVE_CATEGORIES.get(payload.category, _read_active_category)

@@ -44,6 +44,13 @@ class ReferenceCache:
         row = rows.get(key)
         return copy.copy(row) if row is not None else None
 
+    def find(self, key: Hashable, query: Callable[[Hashable], Model | None]) -> Model | None:
+        """A copy of the row kept under ``key``, else ``query(key)``: for a cache that
+        keeps only some rows of its table (the communities among all the areas)."""
+        rows = self.rows()
+        row = rows.get(key) if rows is not None else None
+        return copy.copy(row) if row is not None else query(key)
+
     def rows(self) -> dict[Hashable, Model] | None:
         """The rows kept, by key (not to be changed: :meth:`get` copies one); None
         inside a transaction, where the database must be asked."""

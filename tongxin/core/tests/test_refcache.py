@@ -116,3 +116,54 @@ def test_the_community_a_place_lies_in(django_assert_num_queries):
     assert community_around(street) is None  # above any community
     with transaction.atomic(), django_assert_num_queries(1):
         assert community_around(building) == community  # from the database
+
+
+def test_an_api_report_as_served_reads_its_community_from_the_cache(
+    world, settings, django_assert_num_queries
+):
+    """A hotline names the community: the API reads it, and the category, from what the
+    process keeps; any other area (a household) is read by a query."""
+    import json
+
+    from django.utils import timezone
+
+    from tongxin.api.endpoints import ACTIVE_CATEGORIES as API_CATEGORIES
+    from tongxin.api.models import ApiToken
+    from tongxin.workcal import calendar
+
+    settings.TASKS = {
+        "default": {
+            "BACKEND": "tongxin.core.task_backend.DatabaseBackend",
+            "QUEUES": settings.TASK_QUEUES,
+        }
+    }  # as served
+    API_CATEGORIES.clear()
+    category("environment")
+    token, key = ApiToken.issue(name="12345", user=world.worker_a)
+    token.last_used_at = timezone.now()  # (written at most once a minute)
+    token.save()
+
+    def post(area: Area, n: int):
+        return Client().post(
+            "/api/v1/demands",
+            json.dumps(
+                {"area": area.pk, "category": "environment", "title": "路灯", "description": "坏了"}
+            ),
+            content_type="application/json",
+            HTTP_AUTHORIZATION=f"Bearer {key}",
+            HTTP_IDEMPOTENCY_KEY=f"refcache-{n}",
+        )
+
+    assert post(world.community_a, 1).status_code == 201  # the caches filled
+    calendar.clear_cache()
+    post(world.community_a, 2)  # the working calendar read again
+    # The count (one upsert), the key with its user and area, then the write alone.
+    writes = 1 if connection.vendor == "postgresql" else 5
+    with django_assert_num_queries(2 + writes):
+        assert post(world.community_a, 3).status_code == 201
+    # A household is no community: one query more, for it.
+    with django_assert_num_queries(3 + writes):
+        assert post(world.household_a2, 4).status_code == 201
+    demand = Demand.objects.get(area=world.household_a2)
+    assert demand.community_id == world.community_a.pk
+    assert Demand.objects.filter(area=world.community_a).count() == 3
