@@ -37,6 +37,7 @@ from django_tasks import task
 from tongxin.accounts.models import User
 from tongxin.audit.models import AuditEntry
 from tongxin.core import periodic
+from tongxin.core.prepared import Prepared
 from tongxin.demands import ledger
 from tongxin.demands.forms_ledger import filtered
 from tongxin.demands.models import ExportJob
@@ -303,13 +304,24 @@ def recent_for(
     """The user's latest jobs (made ``within`` that time), those gone stale shown (and
     marked) failed."""
     now = now or timezone.now()
-    jobs = ExportJob.objects.of(user)
-    if within is not None:
-        jobs = jobs.filter(created_at__gte=now - within)
-    jobs = list(jobs[:limit])
+    if within is None:
+        jobs = list(ExportJob.objects.of(user)[:limit])
+    else:
+        # Every ledger page shows them: the query is built once per process.
+        jobs = _RECENT.list(("within", limit), _recent(limit), user.pk, now - within)
     for job in jobs:
         job.fail_if_stale(now)
     return jobs
+
+
+def _recent(limit: int):
+    def build(user_id: int, since: dt.datetime):
+        return ExportJob.objects.filter(created_by_id=user_id, created_at__gte=since)[:limit]
+
+    return build
+
+
+_RECENT = Prepared(size=4)
 
 
 def get_export_for(user: User, pk: int) -> ExportJob | None:

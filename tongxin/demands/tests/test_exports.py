@@ -293,6 +293,20 @@ def test_the_ledger_lists_my_recent_exports(world, folder):
     assert 'id="my-exports"' not in client_for(world.street_office).get(LEDGER).content.decode()
 
 
+def test_the_ledger_lists_the_last_three_of_two_days_newest_first(world):
+    now = timezone.now()
+    make_job(world.worker_a, description="三天前", created_at=now - dt.timedelta(days=3))
+    made = [
+        make_job(world.worker_a, description=f"第{n}个", created_at=now - dt.timedelta(hours=9 - n))
+        for n in range(5)
+    ]
+    for _ in range(2):  # the second time from the query this process has built
+        page = client_for(world.worker_a).get(LEDGER).content.decode()
+        mine = re.search(r'<nav[^>]*id="my-exports".*?</nav>', page, re.S)[0]
+        links = re.findall(r'href="([^"]+)"', mine)
+        assert links == [job.get_absolute_url() for job in reversed(made[2:])]
+
+
 # --- whose it is -----------------------------------------------------------------------------------
 @pytest.mark.parametrize("who", ["worker_b", "street_office", "district_office", "admin"])
 def test_nobody_else_sees_or_downloads_a_job(world, folder, who):
