@@ -21,6 +21,9 @@ def test_the_district_office_opens_an_item_and_decides_it(page, browser_world):
     page.goto("/demands/meeting/")
     item = page.locator("article", has_text=demand.title)
     expect(item).to_be_visible()
+    # Read before the click: the in-memory test database locks a table the server is
+    # writing, and a read then fails at once instead of waiting.
+    item_id = f"#item-{demand.meeting_items.get().pk}"
     assert item.locator("select").count() == 0  # the people are not on the page yet
     item.get_by_text("记录讨论并作出决定").click()
     assignee = item.locator("select")
@@ -30,7 +33,7 @@ def test_the_district_office_opens_an_item_and_decides_it(page, browser_world):
     )
     item.get_by_label("决定").fill("由社区牵头，联系住建局年底前完成改造。")
     item.get_by_role("button", name="作出决定并交办").click()
-    expect(page.locator(f"#item-{demand.meeting_items.get().pk}")).to_contain_text(
+    expect(page.locator(item_id)).to_contain_text(
         "已记录调度会决定，并通知责任人。"
     )
     expect(page.locator("#agenda-count")).to_contain_text("待决定 0 项")
