@@ -33,9 +33,7 @@ def test_the_district_office_opens_an_item_and_decides_it(page, browser_world):
     )
     item.get_by_label("决定").fill("由社区牵头，联系住建局年底前完成改造。")
     item.get_by_role("button", name="作出决定并交办").click()
-    expect(page.locator(item_id)).to_contain_text(
-        "已记录调度会决定，并通知责任人。"
-    )
+    expect(page.locator(item_id)).to_contain_text("已记录调度会决定，并通知责任人。")
     expect(page.locator("#agenda-count")).to_contain_text("待决定 0 项")
     decided = MeetingItem.objects.get(demand=demand)
     demand.refresh_from_db()

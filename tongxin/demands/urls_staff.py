@@ -12,6 +12,7 @@ urlpatterns = [
     path("inbox/read-all/", v.inbox_read_all, name="inbox_read_all"),
     path("<int:pk>/", v.detail, name="detail"),
     path("<int:pk>/reveal/", v.reveal, name="reveal"),
+    path("<int:pk>/step/<slug:name>/", v.step_form, name="step_form"),
     path("<int:pk>/accept/", v.accept, name="accept"),
     path("<int:pk>/dispatch/", v.dispatch, name="dispatch"),
     path("<int:pk>/start/", v.start, name="start"),

@@ -18,11 +18,12 @@ from django.core.paginator import Paginator
 from django.db.models import QuerySet
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.functional import Promise
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_GET, require_POST
 
 from tongxin.accounts.models import User, UserRole
 from tongxin.accounts.scope import Scope, get_demand_for, scope_for
@@ -329,6 +330,33 @@ def _offered(name: str, demand: Demand, rights: Rights) -> bool:
     return getattr(rights, step.need) and demand.state in step.states
 
 
+# The panels shown folded until asked for: each is drawn when first opened (htmx, or
+# without script ``?open=<step>``). Their forms were two thirds of an open demand's
+# page — the dispatch form's suggested handlers, the lists of people to transfer to.
+FOLDED = ("dispatch", "resolve", "note", "transfer", "return", "merge", "postpone")
+
+
+@dataclass(frozen=True)
+class Folded:
+    """A folded panel's place in the page: the URL its form comes from."""
+
+    name: str
+    url: str
+    lazy: bool = True
+    errors: None = None
+
+
+def _opened(name: str, demand: Demand, bound: ActionForm | None, asked: str) -> bool:
+    """Whether a panel is unfolded when the page is drawn."""
+    if (bound is not None and bound.prefix == name) or asked == name:
+        return True
+    if name == "dispatch":
+        return demand.state in (State.SUBMITTED, State.RETURNED)
+    if name == "resolve":
+        return demand.state == State.IN_PROGRESS
+    return name not in FOLDED
+
+
 def _form(
     name: str, request: HttpRequest, demand: Demand, *, bound: bool = False, seen: int | None = None
 ) -> ActionForm:
@@ -356,13 +384,19 @@ def _page(
         e.photos = photos.get(e.pk, [])
         e.kind_label = kinds.get(e.kind, e.kind)
     seen = events[-1].pk if events else None
-    forms = {
-        name: bound
-        if bound is not None and bound.prefix == name
-        else _form(name, request, demand, seen=seen)
-        for name in STEPS
-        if _offered(name, demand, rights)
-    }
+    asked = request.GET.get("open", "")
+    opened = {name for name in STEPS if _opened(name, demand, bound, asked)}
+    forms: dict[str, ActionForm | Folded] = {}
+    for name in STEPS:
+        if not _offered(name, demand, rights):
+            continue
+        if bound is not None and bound.prefix == name:
+            forms[name] = bound
+        elif name in opened:
+            forms[name] = _form(name, request, demand, seen=seen)
+        else:
+            url = reverse("demands:step_form", args=[demand.pk, name])
+            forms[name] = Folded(name, f"{url}?seen={seen or ''}")
     share = clock.share_used(demand, now) if demand.is_open else None
     labels = {f.get("code"): f.get("label") for f in demand.category.extra_fields or []}
     context = {
@@ -374,6 +408,7 @@ def _page(
         "events": events,
         "photos": photos.get(None, []),
         "forms": forms,
+        "opened": opened,
         "extra": [(labels.get(k) or k, v) for k, v in (demand.extra or {}).items()],
         "place": demand.area.full_name(),
         # Only what their links show (the number): most demands have none, and asking
@@ -398,6 +433,23 @@ def _reporter_phone(demand: Demand) -> str:
 def detail(request: HttpRequest, pk: int) -> HttpResponse:
     demand, rights = access_demand(request.user, pk)
     return _page(request, demand, rights)
+
+
+@login_required
+@require_GET
+def step_form(request: HttpRequest, pk: int, name: str) -> HttpResponse:
+    """A folded panel's form, when it is opened; ``seen`` is the newest event the page
+    knew when it was drawn, so a step done from it still refuses what came since."""
+    if name not in FOLDED:
+        raise Http404
+    demand, rights = access_demand(request.user, pk)
+    if not _offered(name, demand, rights):
+        # Done or no longer offered since the page was drawn (another worker's step).
+        return render(request, "demands/detail.html#step-gone", {"d": demand})
+    raw = request.GET.get("seen", "")
+    seen = int(raw) if raw.isdigit() and len(raw) < 19 else None
+    form = _form(name, request, demand, seen=seen)
+    return render(request, f"demands/detail.html#step-{name}", {"d": demand, "form": form})
 
 
 @require_POST

@@ -781,6 +781,98 @@ def test_it_offers_only_the_steps_that_fit_the_state(client, world, demand):
     assert offered(world.party_member_a, demand) == {"note"}
 
 
+# --- folded panels: drawn when opened --------------------------------------------------
+def folded_url(page: str, name: str) -> str:
+    import re
+
+    match = re.search(r'<details[^>]*hx-get="([^"]*/step/' + name + r'/[^"]*)"', page)
+    assert match, f"{name} is not folded"
+    return match[1].replace("&amp;", "&")
+
+
+def test_it_draws_a_folded_panel_when_it_is_opened(client, world, claimed):
+    client.force_login(world.party_member_a)
+    page = text(client.get(reverse("demands:detail", args=[claimed.pk])))
+    # Handling (accepted): start is a button, the rest folded — their forms not drawn.
+    assert 'id="transfer-form"' not in page and 'id="return-form"' not in page
+    assert 'id="note-form"' not in page and 'id="resolve-form"' not in page
+    url = folded_url(page, "transfer")
+    assert url.endswith(f"?seen={actions.last_event_id(claimed)}")
+    assert 'hx-trigger="toggle once"' in page and "?open=transfer#transfer-form" in page
+    # Opened: the form alone, with the seen of the page it came from.
+    panel = text(client.get(url))
+    assert panel.startswith('<form method="post" action="/demands/') and "<html" not in panel
+    assert f'name="transfer-seen" value="{actions.last_event_id(claimed)}"' in panel
+    assert world.grid_worker_a.full_name in panel
+    # Sent as drawn: the step is done.
+    step(client, claimed, "transfer", to_user=world.grid_worker_a.pk, reason="网格员更熟悉")
+    assert fresh(claimed).handler == world.grid_worker_a
+
+
+def test_a_panel_opened_after_another_step_refuses_what_came_since(client, world, claimed):
+    client.force_login(world.party_member_a)
+    page = text(client.get(reverse("demands:detail", args=[claimed.pk])))
+    url = folded_url(page, "return")
+    actions.add_note(claimed, by=world.worker_a, text="已联系物业")  # meanwhile
+    panel = text(client.get(url))
+    seen = int(panel.split('name="return-seen" value="')[1].split('"')[0])
+    r = client.post(
+        reverse("demands:return", args=[claimed.pk]),
+        {"return-seen": seen, "return-reason": "不归我管"},
+    )
+    assert r.status_code == 302 and fresh(claimed).state == State.ACCEPTED
+    assert "刚有新的进展" in messages_of(client, r)
+
+
+def test_without_script_the_link_draws_the_page_with_the_panel_open(client, world, claimed):
+    client.force_login(world.party_member_a)
+    page = text(client.get(reverse("demands:detail", args=[claimed.pk]) + "?open=transfer"))
+    assert 'id="transfer-form"' in page and folded_url(page, "return")
+    opened = page.split('id="transfer-form"')[0].rsplit("<details", 1)[1]
+    assert " open" in opened.split(">")[0] and "hx-get" not in opened.split(">")[0]
+
+
+def test_a_panel_no_longer_offered_says_so(client, world, claimed):
+    client.force_login(world.party_member_a)
+    page = text(client.get(reverse("demands:detail", args=[claimed.pk])))
+    url = folded_url(page, "transfer")
+    actions.resolve_demand(claimed, by=world.party_member_a, answer="好了")
+    panel = text(client.get(url))
+    assert "这项操作现在不可用" in panel and "<form" not in panel
+
+
+@pytest.mark.parametrize(
+    "who, name, status",
+    [
+        ("worker_b", "transfer", 404),  # another community's
+        ("resident_user_a", "transfer", 403),
+        ("party_member_a", "start", 404),  # a button, never folded
+        ("party_member_a", "nonsense", 404),
+    ],
+)
+def test_a_panel_answers_by_the_pages_rule(client, world, claimed, who, name, status):
+    client.force_login(world.users()[who])
+    url = reverse("demands:step_form", args=[claimed.pk, name])
+    assert client.get(url).status_code == status
+
+
+def staff_list(sql: str) -> bool:
+    return 'FROM "accounts_user"' in sql and "LIKE" in sql
+
+
+def test_the_folded_panels_cost_the_page_no_queries(client, world, claimed):
+    # The people to transfer to are read only when that panel is opened.
+    client.force_login(world.party_member_a)
+    url = reverse("demands:detail", args=[claimed.pk])
+    client.get(url)
+    with CaptureQueriesContext(connection) as page:
+        client.get(url)
+    assert not [q for q in page.captured_queries if staff_list(q["sql"])]
+    with CaptureQueriesContext(connection) as panel:
+        client.get(reverse("demands:step_form", args=[claimed.pk, "transfer"]))
+    assert [q for q in panel.captured_queries if staff_list(q["sql"])]
+
+
 # --- the inbox --------------------------------------------------------------------------
 @pytest.fixture
 def inbox(world, demand):
