@@ -1,4 +1,4 @@
-"""The indexes kept only where their column is set (migrations 0014, 0015): a new row
+"""The indexes kept only where their column is set (migrations 0014–0016): a new row
 without the value writes no entry, and a query naming a value still uses the index,
 on SQLite and on PostgreSQL."""
 
@@ -11,7 +11,6 @@ from tongxin.demands.models import Demand, DemandEvent
 
 PARTIAL = [
     (DemandEvent, "actor_id", "event_actor"),
-    (Demand, "handler_id", "demand_handler"),
     (Demand, "reporter_id", "demand_reporter"),
     (Demand, "entered_by_id", "demand_entered_by"),
     (Demand, "handler_unit_id", "demand_handler_unit"),
@@ -46,4 +45,33 @@ def test_a_value_is_looked_up_by_the_index_kept_where_set(db, model, column, ind
     # A deleted user's or row's references set to NULL, as Django's collector does it.
     assert index in _plan(
         f'UPDATE "{table}" SET "{column}" = NULL WHERE "{column}" IN (%s, %s)', [1, 2]
+    )
+
+
+def test_a_handlers_open_demands_are_counted_in_the_index(db):
+    """The handler with the state (0016): the count of each suggested handler's open
+    demands reads the index alone, whatever else the handler ever had."""
+    from django.db.models import Count
+
+    from tongxin.demands.models import OPEN_STATES
+
+    table = Demand._meta.db_table
+    with connection.cursor() as cursor:
+        constraints = connection.introspection.get_constraints(cursor, table)
+    assert constraints["demand_handler_state"]["columns"] == ["handler_id", "state"]
+    assert "demand_handler" not in constraints
+    assert not [n for n, c in constraints.items() if c["index"] and c["columns"] == ["handler_id"]]
+    loads = (
+        Demand.objects.filter(handler_id__in=[1, 2], state__in=OPEN_STATES)
+        .values_list("handler_id")
+        .annotate(n=Count("id"))
+    )
+    sql, params = loads.query.sql_with_params()
+    plan = _plan(sql, list(params))
+    assert "demand_handler_state" in plan
+    if connection.vendor == "sqlite":
+        assert "handler_id=? AND state=?" in plan, plan  # both columns, not the handler's all
+    # A deleted user's demands set to no handler, as Django's collector does it.
+    assert "demand_handler_state" in _plan(
+        f'UPDATE "{table}" SET "handler_id" = NULL WHERE "handler_id" IN (%s, %s)', [1, 2]
     )
