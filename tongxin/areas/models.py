@@ -12,6 +12,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from treebeard.mp_tree import MP_Node, MP_NodeManager, MP_NodeQuerySet
 
+from tongxin.core.prepared import Prepared
 from tongxin.core.refcache import ReferenceCache
 
 if TYPE_CHECKING:
@@ -82,16 +83,17 @@ class Area(MP_Node):
         """The paths of the nodes from the root down to this one."""
         return [self.path[: i * self.steplen] for i in range(1, self.depth + 1)]
 
-    def _ancestors_and_self(self):
-        """The nodes on the path to this one, root first (a query on the path prefixes)."""
-        return Area.objects.filter(path__in=self.path_prefixes()).order_by("depth")
-
     def ancestors_and_self(self) -> list[Area]:
-        return list(self._ancestors_and_self())
+        """The nodes on the path to this one, root first: one query on the path
+        prefixes, built once per process for each depth (a demand's page asks it for
+        the place, the suggested handlers and the departments)."""
+        if not self.path:  # not in the tree yet
+            return []
+        prefixes = self.path_prefixes()
+        return _ANCESTORS.list(len(prefixes), _nodes_at, *prefixes)
 
     def full_name(self) -> str:
-        names = self._ancestors_and_self().values_list("name", flat=True)
-        return " / ".join(names)
+        return " / ".join(a.name for a in self.ancestors_and_self())
 
     def ancestor_at(self, level: int) -> Area | None:
         for a in self.ancestors_and_self():
@@ -172,6 +174,14 @@ def chains_of(*paths: str) -> models.QuerySet[Responsibility]:
         .select_related("user")
         .order_by("-area__depth", "position")
     )
+
+
+def _nodes_at(*paths: str):
+    return Area.objects.filter(path__in=paths).order_by("depth")
+
+
+# Per depth: a household is 7 levels down, a tree may go deeper.
+_ANCESTORS = Prepared(size=16)
 
 
 def responsible_user(area: Area, on: dt.date | None = None) -> User | None:

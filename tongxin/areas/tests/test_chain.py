@@ -78,3 +78,23 @@ def test_subtree_is_one_query(world, django_assert_num_queries):
         names = {a.name for a in Area.objects.within(world.community_a)}
     assert "仁和社区" in names and "1栋" in names and "宏丰社区" not in names
     assert Area.objects.within(world.community_a).filter(level=Level.HOUSEHOLD).count() == 2
+
+
+def test_a_place_reads_its_path_root_first_at_every_depth(world, django_assert_num_queries):
+    """ancestors_and_self (a query built once per depth) and full_name from it."""
+    household = world.household_a1
+    nodes = household.ancestors_and_self()
+    assert nodes[0] == world.district and nodes[-1] == household
+    assert [a.depth for a in nodes] == list(range(1, household.depth + 1))
+    assert nodes[2] == world.community_a
+    for area in (world.district, world.street, world.community_a, world.grid_a):
+        with django_assert_num_queries(1):
+            names = area.full_name()
+        assert names.split(" / ")[-1] == area.name and names.startswith(world.district.name)
+    assert world.community_b.full_name() == " / ".join(
+        [world.district.name, world.street.name, world.community_b.name]
+    )
+    # A place renamed is read as it is now; a node not in the tree has no path.
+    Area.objects.filter(pk=world.street.pk).update(name="新街道")
+    assert "/ 新街道 /" in household.full_name()
+    assert Area(name="未保存", level=Level.HOUSEHOLD).ancestors_and_self() == []
