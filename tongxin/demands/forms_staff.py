@@ -125,6 +125,15 @@ class DispatchForm(ActionForm):
         self.fields["department"].queryset = Department.objects.filter(
             Q(area__isnull=True) | Q(area__in=places)
         )
+        # Each list read once, for the page to show it (or leave out an empty one); a
+        # choice sent is checked against the queryset.
+        for name in ("unit", "department"):
+            field = self.fields[name]
+            rows = list(field.queryset)
+            field.choices = [("", field.empty_label)] + [
+                (row.pk, field.label_from_instance(row)) for row in rows
+            ]
+            setattr(self, f"has_{name}s", bool(rows))
 
     def clean(self) -> dict:
         data = super().clean()
