@@ -347,6 +347,7 @@ def child(args: argparse.Namespace) -> int:
             ("ledger_first", ctx["ledger_first"], session),
             ("ledger_deep", ctx["ledger_deep"], session),
             ("demand_page", ctx["demand_page"], session),
+            ("demand_new_page", ctx["demand_new_page"], session),
             ("board_community", ctx["board_community"], ""),
             ("board_street", ctx["board_street"], ""),
             ("dashboard_street", ctx["dashboard"], session),
@@ -549,6 +550,14 @@ def prepare_requests(d, n: int) -> dict:
         .order_by("-id")
         .first()
     )
+    # A new one too, as its dispatcher opens it: the dispatch form drawn, with the
+    # suggested handlers and their loads (the other steps are folded until opened).
+    new = (
+        Demand.objects.filter(community__in=[c.pk for c in d.communities if c.street == street])
+        .filter(state="submitted")
+        .order_by("-id")
+        .first()
+    )
     return {
         "session": session,
         "api_key": key,
@@ -559,6 +568,7 @@ def prepare_requests(d, n: int) -> dict:
         "ledger_deep": ledger_deep or "/demands/ledger/",
         "ledger_page": page if ledger_deep else None,
         "demand_page": f"/demands/{demand.pk}/",
+        "demand_new_page": f"/demands/{(new or demand).pk}/",
         "board_community": f"/board/community/{community.pk}/",
         "board_street": f"/board/street/{street}/",
         "dashboard": "/dashboards/",
@@ -641,7 +651,8 @@ def table(results: list[dict]) -> tuple[list[list[str]], int]:
         labels = {
             "ledger_first": "ledger, first page",
             "ledger_deep": f"ledger, page {r.get('ledger_page') or '(deep: n/a)'}",
-            "demand_page": "a demand's page",
+            "demand_page": "a demand's page (closed)",
+            "demand_new_page": "a new demand's page (dispatch form)",
             "board_community": "community board",
             "board_street": "street board",
             "dashboard_street": "street office dashboard",
