@@ -49,8 +49,9 @@ def _placeholder(value: Any, i: int) -> Any:
     if isinstance(value, dt.datetime):
         return _TIME + dt.timedelta(microseconds=i + 1)
     if isinstance(value, str):
-        # Found only where the query passes it on as it is (an exact match, an IN list):
-        # a lookup that rewrites its value (startswith, iexact) is refused when built.
+        # Found where the query passes it on as it is (an exact match, an IN list) or
+        # as the pattern of ``startswith``; a lookup that rewrites it otherwise
+        # (contains, iexact) is refused when built.
         return _TEXT.format(i)
     raise TypeError(f"values of type {type(value).__name__} cannot be prepared")
 
@@ -111,7 +112,10 @@ class _Compiled:
         connection = connections[using]
         compiler = queryset.query.get_compiler(using=using)
         sql, params = compiler.as_sql()
-        self.kinds = []  # per value: how the database takes it, and where it goes
+        # Per value: how the database takes it, where it goes, and where it goes as
+        # the LIKE pattern of a ``startswith`` (escaped as the lookup escapes it).
+        self.kinds = []
+        self.like = connection.ops.prep_for_like_query
         for placeholder in placeholders:
             if isinstance(placeholder, dt.datetime):
                 adapt = connection.ops.adapt_datetimefield_value
@@ -121,9 +125,13 @@ class _Compiled:
                 adapt = int
             written = adapt(placeholder)
             at = [i for i, p in enumerate(params) if type(p) is type(written) and p == written]
-            if not at:
+            prefix = []
+            if isinstance(written, str):
+                pattern = self.like(written) + "%"
+                prefix = [i for i, p in enumerate(params) if type(p) is str and p == pattern]
+            if not at and not prefix:
                 raise ValueError("the query does not use one of its values")
-            self.kinds.append((adapt, at))
+            self.kinds.append((adapt, at, prefix))
         # As django.db.models.query.ModelIterable reads a row (Django 5.2).
         klass_info, select = compiler.klass_info, compiler.select
         fields = klass_info["select_fields"]
@@ -141,10 +149,12 @@ class _Compiled:
 
     def run(self, values, limit: int | None = None) -> list:
         params = list(self.params)
-        for value, (adapt, at) in zip(values, self.kinds, strict=True):
+        for value, (adapt, at, prefix) in zip(values, self.kinds, strict=True):
             written = adapt(value)
             for i in at:
                 params[i] = written
+            for i in prefix:
+                params[i] = self.like(written) + "%"
         with connections[self.using].cursor() as cursor:
             cursor.execute(self.sql, params)
             rows = cursor.fetchmany(limit) if limit else cursor.fetchall()

@@ -8,8 +8,8 @@ import datetime as dt
 from collections.abc import Sequence
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
-from django.db.models import Count, Q
+from django.db import IntegrityError, connection, transaction
+from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -214,26 +214,48 @@ def suggest_handlers(demand: Demand, limit: int = 5) -> list[tuple[User, str, in
     community (absent ones are skipped, as the chain says), then the community's party
     members; fewer open demands first within the same closeness."""
     today = timezone.localdate()
-    nodes = demand.area.ancestors_and_self()
-    nodes = [n for n in nodes if n.level >= Level.COMMUNITY]
+    nodes = [n.pk for n in demand.area.ancestors_and_self() if n.level >= Level.COMMUNITY]
     candidates: dict[int, tuple[User, str, int]] = {}
-    chain = (
-        Responsibility.objects.filter(area__in=nodes, user__is_active=True)
-        .select_related("user", "area")
-        .order_by("-area__depth", "position")
-    )
+    # The dispatch form asks on every new demand's page: the query built once per
+    # process for each number of places.
+    chain = _CHAINS.list(len(nodes), _chain_at, *nodes) if nodes else []
     closeness = 0
     for r in chain:
         if r.is_present(today) and r.user_id not in candidates:
             candidates[r.user_id] = (r.user, f"{r.area.name}·{r.get_role_display()}", closeness)
             closeness += 1
-    loads = dict(
-        Demand.objects.filter(handler_id__in=candidates, state__in=OPEN_STATES)
-        .values_list("handler_id")
-        .annotate(n=Count("id"))
-    )
+    loads = open_loads(list(candidates))
     ranked = sorted(candidates.values(), key=lambda c: (c[2] // 3, loads.get(c[0].pk, 0), c[2]))
     return [(u, why, loads.get(u.pk, 0)) for u, why, _ in ranked[:limit]]
+
+
+def _chain_at(*area_ids: int):
+    return (
+        Responsibility.objects.filter(area__in=area_ids, user__is_active=True)
+        .select_related("user", "area")
+        .order_by("-area__depth", "position")
+    )
+
+
+_CHAINS = prepared.Prepared(size=8)
+
+
+def open_loads(user_ids: list[int]) -> dict[int, int]:
+    """How many open demands each of these users has in hand (those with none are
+    left out): counted in the index of handler and state (demands/0016)."""
+    if not user_ids:
+        return {}
+    meta = Demand._meta
+    qn = connection.ops.quote_name
+    handler, state = (qn(meta.get_field(f).column) for f in ("handler", "state"))
+    sql = (
+        f"SELECT {handler}, COUNT(*) FROM {qn(meta.db_table)} "
+        f"WHERE {handler} IN ({', '.join(['%s'] * len(user_ids))}) "
+        f"AND {state} IN ({', '.join(['%s'] * len(OPEN_STATES))}) GROUP BY {handler}"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [*user_ids, *OPEN_STATES])
+        return dict(cursor.fetchall())
 
 
 def dispatch_demand(

@@ -15,6 +15,7 @@ from django.utils.translation import gettext_lazy as _
 
 from tongxin.accounts.models import User, UserRole
 from tongxin.core.forms import StyledForm
+from tongxin.core.prepared import Prepared
 from tongxin.demands import actions, photos
 from tongxin.demands.models import Demand, Department, Satisfaction
 from tongxin.people.models import CoBuildingUnit
@@ -42,11 +43,34 @@ def user_label(user: User) -> str:
 def community_staff(demand: Demand) -> QuerySet[User]:
     """Who can be given a demand by hand: the active staff and party members of its
     community and the places below it."""
+    return _staff_within(demand.community.path)
+
+
+def _staff_within(path: str) -> QuerySet[User]:
     return (
-        User.objects.filter(is_active=True, area__path__startswith=demand.community.path)
+        User.objects.filter(is_active=True, area__path__startswith=path)
         .exclude(role=UserRole.RESIDENT)
         .order_by("role", "full_name", "pk")
     )
+
+
+def staff_list(demand: Demand) -> list[User]:
+    """:func:`community_staff` as a list, by a query built once per process (every new
+    demand's page shows it)."""
+    return _STAFF.list("within", _staff_within, demand.community.path)
+
+
+def _units_of(community_id: int) -> QuerySet[CoBuildingUnit]:
+    return CoBuildingUnit.objects.filter(communities=community_id).order_by("name")
+
+
+def _departments_at(*area_ids: int) -> QuerySet[Department]:
+    return Department.objects.filter(Q(area__isnull=True) | Q(area__in=area_ids))
+
+
+_STAFF = Prepared()
+_UNITS = Prepared()
+_DEPARTMENTS = Prepared(size=8)
 
 
 class UserChoiceField(forms.ModelChoiceField):
@@ -98,12 +122,14 @@ class DispatchForm(ActionForm):
         super().__init__(demand, *args, **kwargs)
         self.suggestions = actions.suggest_handlers(demand)
         suggested = [u.pk for u, _why, _load in self.suggestions]
+        # A choice sent is checked against these querysets; the page shows the lists
+        # read below, each once, by queries built once per process.
         people = User.objects.filter(
             Q(pk__in=suggested) | Q(pk__in=community_staff(demand).values("pk")),
             is_active=True,
         )
         self.fields["user"].queryset = people
-        others = [(u.pk, user_label(u)) for u in community_staff(demand).exclude(pk__in=suggested)]
+        others = [(u.pk, user_label(u)) for u in staff_list(demand) if u.pk not in suggested]
         recommended = [
             (
                 u.pk,
@@ -118,22 +144,19 @@ class DispatchForm(ActionForm):
         if others:
             choices.append((_("社区其他人员"), others))
         self.fields["user"].choices = choices
-        self.fields["unit"].queryset = CoBuildingUnit.objects.filter(
-            communities=demand.community
-        ).order_by("name")
+        self.fields["unit"].queryset = _units_of(demand.community_id)
         places = [a.pk for a in demand.area.ancestors_and_self()]
-        self.fields["department"].queryset = Department.objects.filter(
-            Q(area__isnull=True) | Q(area__in=places)
-        )
-        # Each list read once, for the page to show it (or leave out an empty one); a
-        # choice sent is checked against the queryset.
-        for name in ("unit", "department"):
+        self.fields["department"].queryset = _departments_at(*places)
+        lists = {
+            "unit": _UNITS.list("of", _units_of, demand.community_id),
+            "department": _DEPARTMENTS.list(len(places), _departments_at, *places),
+        }
+        for name, rows in lists.items():
             field = self.fields[name]
-            rows = list(field.queryset)
             field.choices = [("", field.empty_label)] + [
                 (row.pk, field.label_from_instance(row)) for row in rows
             ]
-            setattr(self, f"has_{name}s", bool(rows))
+            setattr(self, f"has_{name}s", bool(rows))  # an empty list is left out
 
     def clean(self) -> dict:
         data = super().clean()

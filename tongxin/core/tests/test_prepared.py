@@ -74,7 +74,7 @@ def test_a_query_that_does_not_use_its_value_is_refused(db):
         Prepared().get("all", lambda pk: User.objects.all(), 1)
     # A text the lookup rewrites (here into a LIKE pattern) is not found in the SQL.
     with pytest.raises(ValueError):
-        Prepared().list("prefix", lambda name: User.objects.filter(username__startswith=name), "a")
+        Prepared().list("within", lambda name: User.objects.filter(username__contains=name), "a")
     with pytest.raises(TypeError):
         Prepared().get("number", lambda x: User.objects.filter(pk=x), 1.5)
     with pytest.raises(TypeError):
@@ -146,3 +146,28 @@ def test_the_user_of_every_request_is_read_without_building_its_query(world, com
     user = backend.get_user(world.worker_b.pk)
     assert user == world.worker_b and user.area == world.worker_b.area
     assert compiled == []
+
+
+def test_a_text_is_a_prefix_of_startswith_escaped_as_the_orm_escapes_it(world):
+    """The community's staff are found by the path prefix of their area."""
+    from tongxin.accounts.models import UserRole
+    from tongxin.testing import make_user
+
+    prepared = Prepared()
+
+    def starting(prefix):
+        return {
+            u.username
+            for u in prepared.list(
+                "start", lambda p: User.objects.filter(username__startswith=p).order_by(), prefix
+            )
+        }
+
+    make_user("50%_off", UserRole.COMMUNITY_WORKER, world.community_a, "百分")
+    make_user("50xyoff", UserRole.COMMUNITY_WORKER, world.community_a, "叉")
+    assert starting("worker_") == {"worker_a", "worker_b"}
+    assert starting("worker_a") == {"worker_a"}
+    # % and _ are the text itself, as the ORM's startswith takes them.
+    assert starting("50%_") == {"50%_off"}
+    assert starting("50%") == {"50%_off"} and starting("nobody") == set()
+    assert starting("50%") == {u.username for u in User.objects.filter(username__startswith="50%")}

@@ -282,3 +282,18 @@ def test_only_a_postponed_open_demand_is_taken_up_again_and_with_a_reason(world,
     actions.withdraw_demand(d, reason="已自行解决")
     refused("不能进行此操作")  # withdrawn: no longer open
     assert not d.events.filter(kind=EventKind.RESUMED).exists()
+
+
+def test_a_handlers_load_counts_only_what_is_open_in_their_hands(world, chains):
+    first, second, third = (submit(world.household_a1) for _ in range(3))
+    for d in (first, second, third):
+        actions.dispatch_demand(d, by=world.worker_a, to_user=world.grid_worker_a)
+    actions.dispatch_demand(submit(world.household_a1), by=world.worker_a, to_pool=True)
+    actions.claim_demand(second, by=world.grid_worker_a)  # accepted: still open
+    actions.resolve_demand(third, by=world.grid_worker_a, answer="已清理")  # done: not a load
+    users = [world.grid_worker_a.pk, world.party_member_a.pk, world.worker_a.pk]
+    assert actions.open_loads(users) == {world.grid_worker_a.pk: 2}
+    assert actions.open_loads([]) == {}
+    # As the dispatch form shows it beside the name.
+    loads = {u.username: load for u, _why, load in actions.suggest_handlers(first)}
+    assert loads["grid_a"] == 2
