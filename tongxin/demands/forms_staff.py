@@ -122,13 +122,16 @@ class DispatchForm(ActionForm):
         super().__init__(demand, *args, **kwargs)
         self.suggestions = actions.suggest_handlers(demand)
         suggested = [u.pk for u, _why, _load in self.suggestions]
-        # A choice sent is checked against these querysets; the page shows the lists
-        # read below, each once, by queries built once per process.
-        people = User.objects.filter(
-            Q(pk__in=suggested) | Q(pk__in=community_staff(demand).values("pk")),
-            is_active=True,
-        )
-        self.fields["user"].queryset = people
+        places = [a.pk for a in demand.area.ancestors_and_self()]
+        if self.is_bound:
+            # A choice sent is checked against these querysets. The page shows the
+            # lists read below, each once, by queries built once per process.
+            self.fields["user"].queryset = User.objects.filter(
+                Q(pk__in=suggested) | Q(pk__in=community_staff(demand).values("pk")),
+                is_active=True,
+            )
+            self.fields["unit"].queryset = _units_of(demand.community_id)
+            self.fields["department"].queryset = _departments_at(*places)
         others = [(u.pk, user_label(u)) for u in staff_list(demand) if u.pk not in suggested]
         recommended = [
             (
@@ -144,9 +147,6 @@ class DispatchForm(ActionForm):
         if others:
             choices.append((_("社区其他人员"), others))
         self.fields["user"].choices = choices
-        self.fields["unit"].queryset = _units_of(demand.community_id)
-        places = [a.pk for a in demand.area.ancestors_and_self()]
-        self.fields["department"].queryset = _departments_at(*places)
         lists = {
             "unit": _UNITS.list("of", _units_of, demand.community_id),
             "department": _DEPARTMENTS.list(len(places), _departments_at, *places),
