@@ -12,7 +12,12 @@ from tongxin.api.models import ApiToken
 
 
 def _accept(request: HttpRequest, key: str | None) -> ApiToken | None:
-    token = ApiToken.authenticate(key or "")
+    # On PostgreSQL the rate limit's count has read the key's token already.
+    read = getattr(request, "api_token_read", None)
+    if read is not None and key and read[0] == key:
+        token = ApiToken.used(read[1])
+    else:
+        token = ApiToken.authenticate(key or "")
     if token is not None:
         request.user = token.user
         request.api_token = token

@@ -24,7 +24,7 @@ from django.utils.translation import gettext as _
 
 from tongxin.api.auth import key_in
 from tongxin.api.errors import error_response
-from tongxin.api.models import RateCount
+from tongxin.api.models import ApiToken, RateCount
 from tongxin.audit.models import client_ip
 
 WINDOW = 60  # seconds
@@ -65,6 +65,30 @@ def _hit(bucket: str, limit: int, now: float, failed: str | None = None) -> int:
         cursor.execute((_COUNT if failed is None else _COUNT_AND_READ).format(t=table), params)
         # fetchall: SQLite ends the statement (and its write) only when it is stepped out.
         ((count, *failures),) = cursor.fetchall()
+    return _wait(count, failures, limit, now, window)
+
+
+def _hit_reading(read, bucket: str, limit: int, now: float, failed: str):
+    """:func:`_hit` of a key with ``failed``, its token read in the same statement
+    (PostgreSQL: the count is a ``WITH`` of the token's query): one round trip to the
+    server instead of two. Returns the seconds to wait and the token (or None)."""
+    sql, token_params, objects = read
+    window = int(now // WINDOW)
+    _purge(window)
+    table = connection.ops.quote_name(RateCount._meta.db_table)
+    statement = (
+        f"WITH hit AS ({_COUNT_AND_READ.format(t=table)}) "
+        f"SELECT hit.*, token.* FROM hit LEFT JOIN ({sql}) AS token ON TRUE"
+    )
+    params = [_bucket(bucket), window, _bucket(failed), window, *token_params]
+    with connection.cursor() as cursor:
+        cursor.execute(statement, params)
+        ((count, failure, *columns),) = cursor.fetchall()
+    token = objects([columns])[0] if columns[0] is not None else None
+    return _wait(count, [failure], limit, now, window), token
+
+
+def _wait(count: int, failures: list, limit: int, now: float, window: int) -> int:
     if failures and (failures[0] or 0) >= settings.TONGXIN_API_RATE_ANONYMOUS:
         return max(1, WINDOW - int(now) % WINDOW)
     if count > limit:
@@ -87,7 +111,12 @@ def over_limit(request: HttpRequest) -> int:
         # Keys that failed count against the address at the anonymous rate (below), so
         # made-up keys buy no extra room.
         digest = hashlib.sha256(key.encode()).hexdigest()[:24]
-        return _hit(f"key:{digest}", settings.TONGXIN_API_RATE_KEY, now, failed=f"failed:{ip}")
+        bucket, limit, failed = f"key:{digest}", settings.TONGXIN_API_RATE_KEY, f"failed:{ip}"
+        if connection.vendor == "postgresql" and (read := ApiToken.reading(key)):
+            wait, token = _hit_reading(read, bucket, limit, now, failed)
+            request.api_token_read = (key, token)  # for the authentication that follows
+            return wait
+        return _hit(bucket, limit, now, failed=failed)
     if request.user.is_authenticated:  # a signed-in browser
         return _hit(f"user:{request.user.pk}", settings.TONGXIN_API_RATE_KEY, now)
     return _hit(f"ip:{ip}", settings.TONGXIN_API_RATE_ANONYMOUS, now)

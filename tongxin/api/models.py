@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from collections.abc import Callable
 
 from django.conf import settings
 from django.db import models
@@ -87,7 +88,20 @@ class ApiToken(models.Model):
         if not key or len(key) > 200:
             return None
         # Every call with a key reads its token: the query is built once per process.
-        token = _TOKENS.get("active", _active_token, hash_key(key))
+        return cls.used(_TOKENS.get("active", _active_token, hash_key(key)))
+
+    @classmethod
+    def reading(cls, key: str) -> tuple[str, list, Callable[[list], list]] | None:
+        """The read of :meth:`authenticate` as a statement to run inside another (the
+        rate limit's count, on PostgreSQL): its SQL, parameters, and what makes its
+        row the token. None for a key that cannot be one."""
+        if not key or len(key) > 200:
+            return None
+        return _TOKENS.statement("active", _active_token, hash_key(key))
+
+    @classmethod
+    def used(cls, token: ApiToken | None) -> ApiToken | None:
+        """``token`` as :meth:`authenticate` answers it, once read."""
         if token is not None:
             now = timezone.now()
             # Written at most once a minute: a busy integration must not write per request.

@@ -88,6 +88,17 @@ class Prepared:
             return list(build(*values))
         return self._compiled_for(key, build, values).run(values)
 
+    def statement(
+        self, key: Hashable, build: Callable[..., QuerySet], *values: Any
+    ) -> tuple[str, list, Callable[[list], list]]:
+        """What :meth:`list` would run, to be run inside a larger statement: its SQL,
+        its parameters, and what makes the rows (each holding its columns alone, in
+        the SQL's order) its objects. Values out of range are refused."""
+        if _out_of_range(values):
+            raise ValueError("a value no database integer holds")
+        compiled = self._compiled_for(key, build, values)
+        return compiled.sql, compiled.bind(values), compiled.objects
+
     def _compiled_for(self, key, build, values) -> _Compiled:
         with self._lock:
             compiled = self._compiled.get(key)
@@ -147,7 +158,7 @@ class _Compiled:
             raise ValueError("composite primary keys are not prepared")
         self.converters = compiler.get_converters(columns)
 
-    def run(self, values, limit: int | None = None) -> list:
+    def bind(self, values) -> list:
         params = list(self.params)
         for value, (adapt, at, prefix) in zip(values, self.kinds, strict=True):
             written = adapt(value)
@@ -155,9 +166,15 @@ class _Compiled:
                 params[i] = written
             for i in prefix:
                 params[i] = self.like(written) + "%"
+        return params
+
+    def run(self, values, limit: int | None = None) -> list:
         with connections[self.using].cursor() as cursor:
-            cursor.execute(self.sql, params)
+            cursor.execute(self.sql, self.bind(values))
             rows = cursor.fetchmany(limit) if limit else cursor.fetchall()
+        return self.objects(rows)
+
+    def objects(self, rows: list) -> list:
         if self.converters:
             rows = self.compiler.apply_converters(rows, self.converters)
         objects = []

@@ -47,6 +47,31 @@ def test_it_refuses_a_revoked_key(api_world):
     assert_error(api_world.get("worker_a", "/demands"), 401, "unauthorized")
 
 
+def test_the_count_reads_the_key_and_sees_a_revocation_at_once(api_world):
+    """On PostgreSQL the rate limit's count and the key's token are one statement;
+    either way nothing is kept: a key revoked (by another process) fails at once."""
+    from django.test.utils import CaptureQueriesContext
+
+    token = ApiToken.objects.get(user=api_world.world.worker_a)
+    api_world.get("worker_a", "/areas")  # the minute's upkeep, last_used_at written
+    with CaptureQueriesContext(connection) as captured:
+        assert api_world.get("worker_a", "/areas").status_code == 200
+    token_reads = [q for q in captured.captured_queries if '"api_apitoken"' in q["sql"]]
+    assert len(token_reads) == 1
+    combined = "api_ratecount" in token_reads[0]["sql"]
+    assert combined == (connection.vendor == "postgresql")
+    ApiToken.objects.filter(pk=token.pk).update(revoked_at=timezone.now())  # no signal
+    assert_error(api_world.get("worker_a", "/areas"), 401, "unauthorized")
+    # Another key in X-Api-Key beside the one counted is read on its own.
+    other = api_world.keys["worker_b"]
+    response = Client().get(
+        "/api/v1/areas",
+        HTTP_AUTHORIZATION=f"Bearer {api_world.keys['worker_a']}",
+        HTTP_X_API_KEY=other,
+    )
+    assert response.status_code == 200  # worker_b's key, read by the second scheme
+
+
 def test_it_refuses_the_key_of_a_deactivated_user(api_world):
     api_world.world.worker_a.is_active = False
     api_world.world.worker_a.save()
@@ -184,13 +209,13 @@ def test_it_takes_in_a_demand_in_a_fixed_number_of_queries(
     with time_machine.travel(timezone.now(), tick=False):
         limits._purge(int(time.time() // limits.WINDOW))  # this minute's cleanup, done
         # The limit: the key's count (one upsert), reading the failed keys of the
-        # address; the key and its user with their area; the area; the category; the
-        # household's community; the working calendar, for the deadline. Then the write
-        # transaction,
+        # address; the key and its user with their area (on PostgreSQL in the same
+        # statement); the area; the category; the household's community; the working
+        # calendar, for the deadline. Then the write transaction,
         # which reads nothing: the demand, its event and the job that tells the
         # dispatchers (on PostgreSQL one statement). The answer is made from what was
         # written: its one event is not read back.
-        with django_assert_num_queries(11 if connection.vendor == "sqlite" else 9) as captured:
+        with django_assert_num_queries(11 if connection.vendor == "sqlite" else 8) as captured:
             response = api_world.post("worker_a", "/demands", payload, HTTP_IDEMPOTENCY_KEY="q")
     assert response.status_code == 201
     assert written_in_transaction(captured) == [
