@@ -270,7 +270,7 @@ def get_demand_for(user: User, pk: int):
     def build(pk):
         return (
             scope.demands(user)
-            .select_related("area", "community", "category", "handler", "reporter")
+            .select_related("area", "community", "category", "handler", "reporter", "entered_by")
             .filter(pk=pk)
         )
 

@@ -89,8 +89,16 @@ class Area(MP_Node):
         the place, the suggested handlers and the departments)."""
         if not self.path:  # not in the tree yet
             return []
-        prefixes = self.path_prefixes()
-        return _ANCESTORS.list(len(prefixes), _nodes_at, *prefixes)
+        # Kept on this instance while its path stays (a demand's page asks three
+        # times of the demand's place); each caller gets its own list.
+        kept = self.__dict__.get("_ancestors")
+        if kept is None or kept[0] != self.path:
+            prefixes = self.path_prefixes()
+            kept = self._ancestors = (
+                self.path,
+                _ANCESTORS.list(len(prefixes), _nodes_at, *prefixes),
+            )
+        return list(kept[1])
 
     def full_name(self) -> str:
         return " / ".join(a.name for a in self.ancestors_and_self())

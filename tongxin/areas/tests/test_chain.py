@@ -94,7 +94,14 @@ def test_a_place_reads_its_path_root_first_at_every_depth(world, django_assert_n
     assert world.community_b.full_name() == " / ".join(
         [world.district.name, world.street.name, world.community_b.name]
     )
-    # A place renamed is read as it is now; a node not in the tree has no path.
+    # Asked again of the same instance (a page asks three times): no query.
+    with django_assert_num_queries(0):
+        assert household.ancestors_and_self() == nodes
+    # A place renamed is read as it is now by the next request's instance; an
+    # instance whose path changed reads its new path.
     Area.objects.filter(pk=world.street.pk).update(name="新街道")
-    assert "/ 新街道 /" in household.full_name()
+    assert "/ 新街道 /" in Area.objects.get(pk=household.pk).full_name()
+    household.path = world.community_b.path
+    household.depth = world.community_b.depth
+    assert household.full_name().endswith(world.community_b.name)
     assert Area(name="未保存", level=Level.HOUSEHOLD).ancestors_and_self() == []
