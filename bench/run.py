@@ -460,10 +460,14 @@ def time_sweep(size: int, due: int = 1000) -> dict:
     started = time.perf_counter()
     escalated = tasks.sweep_deadlines_task.call()
     seconds = time.perf_counter() - started
+    # The generator's open demands keep their deadlines: one may fall due in the seconds
+    # since the clearing above and be escalated in the same run. Counted apart.
+    ours = Demand.objects.filter(pk__in=pks, tier__gt=1).count()
     return {
         "table": size,
         "due": len(pks),
-        "escalated": escalated,
+        "escalated": ours,
+        "also_escalated": escalated - ours,
         "seconds": seconds,
         "cleared_before": cleared,
     }
@@ -682,7 +686,12 @@ def table(results: list[dict]) -> tuple[list[list[str]], int]:
         small, large = r["sweep_small"], r["sweep_large"]
         add(
             f"{v}: sweep, {large['due']:,} due among {large['table']:,}",
-            f"{large['seconds']:.2f} s ({large['escalated']:,} escalated)",
+            f"{large['seconds']:.2f} s ({large['escalated']:,} escalated"
+            + (
+                f", and {large['also_escalated']:,} that fell due meanwhile)"
+                if large.get("also_escalated")
+                else ")"
+            ),
             f"{small['seconds']:.2f} s among {small['table']:,}",
             large["seconds"] / small["seconds"] if small["seconds"] else None,
             f"ratio ≤ {SWEEP_GOAL} (follows the due rows)",
