@@ -345,8 +345,7 @@ class Folded:
 
     name: str
     url: str
-    lazy: bool = True
-    errors: None = None
+    lazy: bool = True  # what the template asks to tell it from a form
 
 
 def _opened(name: str, demand: Demand, bound: ActionForm | None, asked: str) -> bool:
