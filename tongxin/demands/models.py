@@ -433,9 +433,15 @@ class Demand(ChoiceLabels, models.Model):
         """Remember the rollup columns as loaded, so that a change can mark both the days
         a demand leaves and the days it joins (rollup.touch)."""
         instance = super().from_db(db, field_names, values)
+        cls.remember_loaded(instance, field_names, values)
+        return instance
+
+    @classmethod
+    def remember_loaded(cls, instance, field_names, values) -> None:
+        """What :meth:`from_db` adds to Django's (core.prepared makes instances without
+        ``from_db`` and calls this)."""
         loaded = dict(zip(field_names, values, strict=False))
         instance._rollup_loaded = {a: loaded[a] for a in cls.ROLLUP_ATTNAMES if a in loaded}
-        return instance
 
     @property
     def number(self) -> str:

@@ -5,13 +5,13 @@ from __future__ import annotations
 from unittest import mock
 
 import pytest
-from django.db.models import Q
+from django.db.models import Q, signals
 from django.db.models.sql.compiler import SQLCompiler
 
 from tongxin.accounts.backends import AccountBackend, unread_messages
 from tongxin.accounts.models import User
 from tongxin.core.prepared import Prepared
-from tongxin.demands.models import Notification
+from tongxin.demands.models import Attachment, Demand, Notification
 
 
 def _fields(obj) -> dict:
@@ -171,3 +171,86 @@ def test_a_text_is_a_prefix_of_startswith_escaped_as_the_orm_escapes_it(world):
     assert starting("50%_") == {"50%_off"}
     assert starting("50%") == {"50%_off"} and starting("nobody") == set()
     assert starting("50%") == {u.username for u in User.objects.filter(username__startswith="50%")}
+
+
+def _demands(world):
+    from tongxin.demands.testing import submit
+
+    first = submit(world.household_a1, reporter=world.resident_a1)
+    second = submit(world.household_b1, title="路灯不亮")
+    Demand.objects.filter(pk=second.pk).update(handler=world.worker_b)
+    return first, second
+
+
+def test_instances_are_made_as_from_db_makes_them_deferred_columns_and_all(world):
+    """Rows become instances without Django's __init__ (core.prepared._maker): the same
+    columns, the deferred ones still deferred, the related rows (or None) cached, the
+    rollup's memory of the loaded columns, and the instance saves as the ORM's does."""
+    _demands(world)
+    demands = (
+        Demand.objects.select_related("handler", "reporter", "area")
+        .only(
+            "title", "created_at", "community", "handler__full_name", "reporter__name", "area__path"
+        )
+        .order_by("pk")
+    )
+    got = Prepared().list("page", lambda: demands)
+    expected = list(demands)
+    assert [d.pk for d in got] == [d.pk for d in expected] and len(got) == 2
+    for g, e in zip(got, expected, strict=True):
+        assert _fields(g) == _fields(e)
+        assert g.get_deferred_fields() == e.get_deferred_fields() and "description" in (
+            g.get_deferred_fields()
+        )
+        assert g._state.adding is False and g._state.db == "default"
+        assert g._rollup_loaded == e._rollup_loaded and "created_at" in g._rollup_loaded
+        for name in ("handler", "reporter", "area"):
+            field = Demand._meta.get_field(name)
+            assert field.is_cached(g)
+            related, wanted = getattr(g, name), getattr(e, name)
+            assert (related is None) == (wanted is None)
+            if related is not None:
+                assert _fields(related) == _fields(wanted)
+                assert related.get_deferred_fields() == wanted.get_deferred_fields()
+    # A deferred column is read when asked for; a change saves.
+    first = got[0]
+    assert first.description == "3单元楼道堆满纸箱，影响通行。"
+    first.title = "楼道杂物已清理"
+    first.save(update_fields=["title"])
+    assert Demand.objects.get(pk=first.pk).title == "楼道杂物已清理"
+
+
+def test_a_listener_to_post_init_is_still_told(world):
+    """While anyone listens to post_init for the model, its instances are made by
+    from_db (which sends it) — checked on every query, not once when it is built."""
+    _demands(world)
+    prepared = Prepared()
+
+    def build():
+        return Demand.objects.only("title").order_by("pk")
+
+    prepared.list("titles", build)  # built with nobody listening
+    told = []
+
+    def listener(sender, instance, **kwargs):
+        told.append(instance.title)
+
+    signals.post_init.connect(listener, sender=Demand)
+    try:
+        got = prepared.list("titles", build)
+    finally:
+        signals.post_init.disconnect(listener, sender=Demand)
+    assert told == [d.title for d in got] == ["楼道堆放杂物", "路灯不亮"]
+
+
+def test_a_file_column_is_set_through_its_descriptor(world, tmp_path, settings):
+    """A model with a column its own descriptor sets (a file) is made by from_db."""
+    from django.core.files.base import ContentFile
+
+    settings.MEDIA_ROOT = tmp_path
+    first, _second = _demands(world)
+    attachment = Attachment(demand=first, original_name="a.jpg")
+    attachment.file.save("a.jpg", ContentFile(b"x"), save=True)
+    got = Prepared().get("one", lambda pk: Attachment.objects.filter(pk=pk), attachment.pk)
+    assert got.file.name == attachment.file.name and got.file.instance is got
+    assert _fields(got).keys() == _fields(Attachment.objects.get(pk=attachment.pk)).keys()
