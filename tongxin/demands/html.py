@@ -3,8 +3,9 @@ repeat them many times a page.
 
 Django's template engine costs a few microseconds a node: a ledger row of fourteen
 cells, its badges and its lists was about 0.2 ms, so the 30 rows were a third of the
-ledger page's time. Here a row is one ``format_html`` call per cell, every value
-escaped by it, and the same markup as the template drew (bench/README.md, "reads").
+ledger page's time. Here a row is one ``str.format`` of the row's markup, every text
+escaped once on its way in, the same markup as the template drew (bench/README.md,
+"reads"); the classes, dates and numbers this module writes itself go in as they are.
 The badges beside a demand are drawn by the same function on every page
 (``{% work_badges %}``, templatetags/demand_badges.py), so they look the same
 everywhere.
@@ -37,13 +38,8 @@ def _escape(value) -> str:
     return _stdlib_html.escape(str(value))
 
 
-def format_html(template: str, *args, **kwargs) -> SafeString:
-    """``django.utils.html.format_html``, for the values drawn here (see :func:`_escape`).
-    The result is made a ``SafeString`` directly: ``mark_safe`` makes the same check for
-    lazy strings as ``format_html`` on each call (a ledger page calls this 200 times)."""
-    return SafeString(  # every value escaped
-        template.format(*map(_escape, args), **{k: _escape(v) for k, v in kwargs.items()})
-    )
+# The ledger row's texts, plain strings (the database's, and Words' labels made str).
+_text = _stdlib_html.escape
 
 
 _STATE_BADGE = {
@@ -69,41 +65,31 @@ def _tier_badge(tier: int) -> str:
 def work_badges(
     *, state: str, state_label: str, tier: int, tier_label: str, light: str, postponed: bool
 ) -> SafeString:
-    """The small signs beside a demand: its state, the traffic light, its tier, 缓办."""
-    parts = [
-        format_html(
-            '<span class="badge rounded-pill {}">{}</span>',
-            _STATE_BADGE.get(state, "text-bg-info"),
-            state_label,
-        )
-    ]
+    """The small signs beside a demand: its state, the traffic light, its tier, 缓办. The
+    labels escaped, the classes and the tier's number (an int) written as they are."""
+    state_class = _STATE_BADGE.get(state, "text-bg-info")
+    parts = [f'<span class="badge rounded-pill {state_class}">{_escape(state_label)}</span>']
     if light == "red":
         parts.append(
-            format_html(
-                '<span class="badge text-bg-danger"><i class="bi bi-alarm"></i> {}</span>',
-                _("已超期"),
-            )
+            '<span class="badge text-bg-danger"><i class="bi bi-alarm"></i> '
+            f"{_escape(_('已超期'))}</span>"
         )
     elif light == "yellow":
         parts.append(
-            format_html(
-                '<span class="badge text-bg-warning"><i class="bi bi-hourglass-split"></i> {}</span>',
-                _("预警"),
-            )
+            '<span class="badge text-bg-warning"><i class="bi bi-hourglass-split"></i> '
+            f"{_escape(_('预警'))}</span>"
         )
     parts.append(
-        format_html(
-            '<span class="badge {}" title="{}">T{}</span>', _tier_badge(tier), tier_label, tier
-        )
+        f'<span class="badge {_tier_badge(tier)}" title="{_escape(tier_label)}">T{int(tier)}</span>'
     )
     if postponed:
-        parts.append(format_html('<span class="badge text-bg-secondary">{}</span>', _("缓办")))
-    return SafeString("\n".join(parts))  # every part came from format_html
+        parts.append(f'<span class="badge text-bg-secondary">{_escape(_("缓办"))}</span>')
+    return SafeString("\n".join(parts))  # every label escaped
 
 
 # A ledger row. First formatted once a page with the column labels (each cell repeats
 # its own as data-label, for the stacked layout on phones), which leaves the single
-# braces for format_html to fill, escaped, per row.
+# braces for ledger_row to fill, escaped, per row.
 _ROW = (
     '<tr class="{{light}}">'
     '<td data-label="{number}" class="text-nowrap"><a href="{{url}}">{{number}}</a></td>\n'
@@ -182,25 +168,34 @@ class Columns:
         )
 
 
-def _names(names: Iterable[str]) -> SafeString:
-    return SafeString(  # every name escaped
-        "".join(f'<span class="text-nowrap">{_escape(n)}</span> ' for n in names)
-    )
+def _names(names: Iterable[str]) -> str:
+    return "".join(f'<span class="text-nowrap">{_text(n)}</span> ' for n in names)
 
 
-def _day(moment: tuple[str, str] | None) -> SafeString | str:
+def _day(moment: tuple[str, str] | None) -> str:
+    """A (date, time) of :func:`ledger.rows`: digits, dashes and colons from
+    ``strftime``, written as they are."""
     if not moment:
         return DASH
-    return format_html('{} <span class="text-secondary d-sm-block">{}</span>', *moment)
+    return f'{moment[0]} <span class="text-secondary d-sm-block">{moment[1]}</span>'
+
+
+_LIGHT_ROW = {"red": "table-danger", "yellow": "table-warning"}
+
+
+def _or_dash(text: str) -> str:
+    return _text(text) if text else DASH
 
 
 def ledger_row(row, c: Columns) -> SafeString:
-    """One ledger row (a ``ledger.Row``) as the table's ``<tr>``."""
+    """One ledger row (a ``ledger.Row``) as the table's ``<tr>``: each text escaped once,
+    into the row's one ``format`` (a third of the page's drawing was ``format_html``
+    escaping the same cells again, nested)."""
     d = row.demand
     place = row.place
     grid = _names(place.grid_names) if place.grid_names else DASH
     if place.position:
-        grid = format_html('{}<div class="text-secondary">{}</div>', grid, _names(place.position))
+        grid = f'{grid}<div class="text-secondary">{_names(place.position)}</div>'
     handling = work_badges(
         state=d.state,
         state_label=row.state,
@@ -211,24 +206,25 @@ def ledger_row(row, c: Columns) -> SafeString:
     )
     if d.rework_count:
         rework = ngettext("返工 %(n)s 次", "返工 %(n)s 次", d.rework_count) % {"n": d.rework_count}
-        handling = format_html('{} <span class="badge text-bg-warning">{}</span>', handling, rework)
-    return format_html(
-        c.row_format,
-        light={"red": "table-danger", "yellow": "table-warning"}.get(row.light, ""),
-        url=row.url,
-        number=row.number,
-        reporter=row.reporter or DASH,
-        contact=row.contact or DASH,
-        created=_day(row.created),
-        channel=row.channel,
-        category=d.category.name,
-        title=row.title,
-        summary=row.summary,
-        place=grid,
-        handler=row.handler or DASH,
-        deadline=_day(row.deadline),
-        handling=handling,
-        resolved=_day(row.resolved),
-        note=row.note or DASH,
-        satisfaction=_names(row.satisfaction) if row.satisfaction else DASH,
+        handling = f'{handling} <span class="badge text-bg-warning">{_escape(rework)}</span>'
+    return SafeString(  # every text escaped above or here
+        c.row_format.format(
+            light=_LIGHT_ROW.get(row.light, ""),
+            url=_text(row.url),
+            number=_text(row.number),
+            reporter=_or_dash(row.reporter),
+            contact=_or_dash(row.contact),
+            created=_day(row.created),
+            channel=_text(row.channel),
+            category=_text(d.category.name),
+            title=_text(row.title),
+            summary=_text(row.summary),
+            place=grid,
+            handler=_or_dash(row.handler),
+            deadline=_day(row.deadline),
+            handling=handling,
+            resolved=_day(row.resolved),
+            note=_or_dash(row.note),
+            satisfaction=_names(row.satisfaction) if row.satisfaction else DASH,
+        )
     )

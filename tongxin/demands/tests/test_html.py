@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from html.parser import HTMLParser
+
 import pytest
 from django.utils import html as django_html
+from django.utils import timezone
 from django.utils.safestring import mark_safe
 from django.utils.text import Truncator
 from django.utils.translation import gettext_lazy, override
@@ -23,18 +26,74 @@ VALUES = [
 
 
 @pytest.mark.parametrize("value", VALUES)
-def test_format_html_escapes_as_django_does(value):
-    template = '<td data-label="x">{}</td><td>{v}</td>'
-    assert html.format_html(template, value, v=value) == django_html.format_html(
-        template, value, v=value
+def test_a_label_is_escaped_as_format_html_escapes_it(value):
+    assert html._escape(value) == str(django_html.conditional_escape(value))
+
+
+class _Cells(HTMLParser):
+    """The text of each cell of a row, as a browser reads it (entities undone)."""
+
+    def __init__(self):
+        super().__init__(convert_charrefs=True)
+        self.cells: dict[str, str] = {}
+        self.tags: list[str] = []
+        self._label = None
+
+    def handle_starttag(self, tag, attrs):
+        self.tags.append(tag)
+        if tag == "td":
+            self._label = dict(attrs)["data-label"]
+            self.cells[self._label] = ""
+
+    def handle_endtag(self, tag):
+        if tag == "td":
+            self._label = None
+
+    def handle_data(self, data):
+        if self._label is not None:
+            self.cells[self._label] += data
+
+
+HOSTILE = '<img src=x onerror="alert(1)">&amp;{x}'
+
+
+def test_every_text_of_a_row_reaches_the_reader_as_typed(world):
+    """Whatever anyone typed — the resident's name, title, description and the answer,
+    a category, a place's name, a handler's name — is text in its cell: the row parses
+    to the same cells holding exactly those texts, and no tag but the row's own."""
+    from tongxin.demands import actions
+    from tongxin.demands.models import Category, Demand
+    from tongxin.demands.testing import submit
+
+    demand = submit(
+        world.household_a1,
+        title="标题" + HOSTILE,
+        description="描述" + HOSTILE,
+        reporter_name="张" + HOSTILE,
     )
-
-
-def test_format_html_marks_its_result_safe_and_nests():
-    inner = html.format_html("<i>{}</i>", "<x>")
-    outer = html.format_html("<b>{}</b>", inner)
-    assert outer == "<b><i>&lt;x&gt;</i></b>"
-    assert hasattr(outer, "__html__")
+    Category.objects.filter(pk=demand.category_id).update(name="类别" + HOSTILE)
+    world.household_a1.__class__.objects.filter(pk=world.grid_a.pk).update(name="网格" + HOSTILE)
+    world.worker_a.__class__.objects.filter(pk=world.worker_b.pk).update(full_name="办" + HOSTILE)
+    actions.dispatch_demand(demand, by=world.worker_a, to_user=world.worker_a)
+    Demand.objects.filter(pk=demand.pk).update(
+        handler=world.worker_b, public_answer="答复" + HOSTILE
+    )
+    page = ledger.for_page(Demand.objects.filter(pk=demand.pk))
+    (row,) = ledger.rows(list(page), timezone.now())
+    columns = html.Columns.current()
+    drawn = html.ledger_row(row, columns)
+    parser = _Cells()
+    parser.feed(drawn)
+    assert set(parser.tags) <= {"tr", "td", "a", "div", "span", "i"}
+    cells = parser.cells
+    assert cells[columns.text] == row.title + row.summary
+    assert row.title == "标题" + HOSTILE and HOSTILE in row.summary
+    assert cells[columns.category] == "类别" + HOSTILE
+    assert ("网格" + HOSTILE) in cells[columns.place]
+    assert cells[columns.handler] == "办" + HOSTILE
+    assert cells[columns.note] == row.note and row.note.startswith("答复<img")
+    assert cells[columns.reporter] == row.reporter and row.reporter.startswith("张")
+    assert cells[columns.number] == row.number
 
 
 def test_labels_follow_the_language():
