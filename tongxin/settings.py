@@ -112,6 +112,9 @@ TEMPLATES = [
     },
 ]
 
+# Widgets drawn by Jinja2, Django's own templates for them (tongxin.core.forms).
+FORM_RENDERER = "tongxin.core.forms.FormRenderer"
+
 # --- Database -------------------------------------------------------------------
 SQLITE_PATH = DATA_DIR / "tongxin.sqlite3"
 DATABASES = {
