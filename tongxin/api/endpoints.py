@@ -281,11 +281,28 @@ def list_demands(request: HttpRequest, filters: Query[DemandFilters]):
     count) or, to go through many pages, by ``cursor``: each answer's ``next_cursor``
     (docs/api.md)."""
     cursor = _cursor(filters)
+    if filters.state and filters.state not in State.values:
+        raise ApiError(422, _("没有这个状态。"))
     user = request.user
-    qs = scope_for(user).demands(user).select_related("category", "community", "reporter")
+    scope = scope_for(user)
+    if cursor is None:
+        return _demand_page(_narrowed(scope.demands(user), filters), filters)
+    # After a cursor, a part of the scope at a time (Scope.page_parts, ledger.page_of).
+    parts = tuple(_narrowed(part, filters) for part in scope.page_parts(user))
+    found = ledger.page_of(parts, cursor, filters.page_size)
+    return {
+        "count": None,
+        "page": None,
+        "page_size": filters.page_size,
+        "next_page": None,
+        "next_cursor": found.next or None,
+        "items": [demand_out(d) for d in found.rows],
+    }
+
+
+def _narrowed(qs: QuerySet, filters: DemandFilters) -> QuerySet:
+    qs = qs.select_related("category", "community", "reporter")
     if filters.state:
-        if filters.state not in State.values:
-            raise ApiError(422, _("没有这个状态。"))
         qs = qs.filter(state=filters.state)
     if filters.category:
         qs = qs.filter(category__code=filters.category)
@@ -295,7 +312,7 @@ def list_demands(request: HttpRequest, filters: Query[DemandFilters]):
         qs = qs.filter(metrics.Period.days(since, None).q("created_at"))
     if until := _day(filters.until):
         qs = qs.filter(metrics.Period.days(None, until).q("created_at"))
-    return _demand_page(qs, filters, cursor)
+    return qs
 
 
 def _cursor(filters: DemandFilters) -> ledger.Cursor | None:
@@ -312,27 +329,17 @@ def _cursor(filters: DemandFilters) -> ledger.Cursor | None:
     return cursor
 
 
-def _demand_page(qs: QuerySet, filters: DemandFilters, cursor: ledger.Cursor | None) -> dict:
-    """By page number, as the other lists, with the count; or after a cursor, by keyset
-    (ledger.page_of, the index "demand_keyset"): no count and no OFFSET, so the last
-    page of a million demands costs what the first does. Either gives the cursor of the
-    page after, so a client may switch from pages to cursors at any page."""
-    if cursor is None:
-        page = _page(qs.order_by("-created_at", "-id"), filters, lambda d: d)
-        rows = page["items"]
-        more = page["next_page"] is not None
-        page["next_cursor"] = ledger.Cursor.of(rows[-1]).encode() if more else None
-        page["items"] = [demand_out(d) for d in rows]
-        return page
-    found = ledger.page_of(qs, cursor, filters.page_size)
-    return {
-        "count": None,
-        "page": None,
-        "page_size": filters.page_size,
-        "next_page": None,
-        "next_cursor": found.next or None,
-        "items": [demand_out(d) for d in found.rows],
-    }
+def _demand_page(qs: QuerySet, filters: DemandFilters) -> dict:
+    """By page number, as the other lists, with the count. It gives the cursor of the
+    page after as well, so a client may switch from pages to cursors at any page: after
+    a cursor the list is read by keyset (ledger.page_of, list_demands), with no count
+    and no OFFSET, so the last page of a million demands costs what the first does."""
+    page = _page(qs.order_by("-created_at", "-id"), filters, lambda d: d)
+    rows = page["items"]
+    more = page["next_page"] is not None
+    page["next_cursor"] = ledger.Cursor.of(rows[-1]).encode() if more else None
+    page["items"] = [demand_out(d) for d in rows]
+    return page
 
 
 @api.get(

@@ -9,7 +9,9 @@ or ID number a resident typed into the description or a handler into the answer.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import json
+import operator
 import re
 from collections.abc import Callable, Hashable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -269,7 +271,7 @@ class Page:
 
 
 def page_of(
-    demands: QuerySet | Callable[[], QuerySet],
+    demands: QuerySet | Callable[[], QuerySet] | tuple,
     cursor: Cursor | None,
     size: int = PAGE_SIZE,
     *,
@@ -282,9 +284,14 @@ def page_of(
     With a ``key`` — what the demands are: equal keys, equal querysets — ``demands`` is
     a function giving them, and each kind of page's SQL is built once per key and then
     only run with the cursor's values (core.prepared): building it took longer than
-    the database took to answer."""
+    the database took to answer.
+
+    ``demands`` may be a tuple of parts whose union the demands are (Scope.page_parts,
+    each a queryset or, with a key, a function giving it): each part's page is read
+    down its own index and the pages are merged, a row in two parts shown once."""
+    parts = demands if isinstance(demands, tuple) else (demands,)
     if cursor is not None and cursor.backwards:
-        newer = _fetch(_newer, demands, cursor, size, key)
+        newer = _merged(_newer, parts, cursor, size, key)
         more = len(newer) > size
         rows = newer[:size][::-1]
         return Page(
@@ -293,7 +300,7 @@ def page_of(
             previous=Cursor.of(rows[0], backwards=True).encode() if more else "",
             is_first=not more,
         )
-    rows = _fetch(_older, demands, cursor, size, key)
+    rows = _merged(_older, parts, cursor, size, key)
     more = len(rows) > size
     rows = rows[:size]
     return Page(
@@ -302,6 +309,30 @@ def page_of(
         previous=Cursor.of(rows[0], backwards=True).encode() if cursor and rows else "",
         is_first=cursor is None,
     )
+
+
+def _merged(query, parts: tuple, cursor: Cursor | None, size: int, key) -> list:
+    """The first ``size + 1`` rows of the parts' union in ``query``'s order: on SQLite
+    each part's page read apart and merged; PostgreSQL reads their OR as well (a
+    bitmap of each part's index, the top rows sorted), and a second query cost it more
+    than it saved."""
+    if len(parts) > 1 and connections[router.db_for_read(Demand)].vendor != "sqlite":
+        parts = (_either(parts),)
+    if len(parts) == 1:
+        return _fetch(query, parts[0], cursor, size, key)
+    found: dict[int, Demand] = {}
+    for i, part in enumerate(parts):
+        for demand in _fetch(query, part, cursor, size, None if key is None else (key, i)):
+            found.setdefault(demand.pk, demand)
+    merged = sorted(found.values(), key=lambda d: (d.created_at, d.pk), reverse=query is _older)
+    return merged[: size + 1]
+
+
+def _either(parts: tuple) -> QuerySet | Callable[[], QuerySet]:
+    """The parts' OR, as one queryset (or a function giving it, for functions)."""
+    if callable(parts[0]):
+        return lambda: functools.reduce(operator.or_, (part() for part in parts))
+    return functools.reduce(operator.or_, parts)
 
 
 def _older(demands: QuerySet, cursor: Cursor | None, size: int) -> QuerySet:

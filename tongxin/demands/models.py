@@ -388,6 +388,13 @@ class Demand(ChoiceLabels, models.Model):
                 condition=Q(handler__isnull=False),
                 name="demand_handler_state",
             ),
+            # A handler's newest first: the part of a staff member's ledger that they
+            # handle (Scope.page_parts), read 31 at a time in the ledger's order.
+            models.Index(
+                fields=["handler", "-created_at", "-id"],
+                condition=Q(handler__isnull=False),
+                name="demand_handler_recent",
+            ),
             models.Index(
                 fields=["reporter"], condition=Q(reporter__isnull=False), name="demand_reporter"
             ),

@@ -69,9 +69,11 @@ def ledger_list(request: HttpRequest) -> HttpResponse:
     token = request.GET.get("cursor", "")
     cursor = Cursor.decode(token)
     if params:
-        form, demands, now = filtered(request.user, request.GET, scope)
+        form, _demands, now = filtered(request.user, request.GET, scope)
         wanted = form.to_filter()
-        page = ledger.page_of(ledger.for_page(demands), cursor)
+        # The same rows as ``_demands``, a part of the scope at a time (page_parts).
+        parts = scope.page_parts(request.user)
+        page = ledger.page_of(tuple(ledger.for_page(wanted.apply(p, now)) for p in parts), cursor)
     else:
         # Nothing asked: the whole scope, the page opened most. The form is built only
         # when it is drawn, which the page skips while the drawn one is in the cache
@@ -81,7 +83,10 @@ def ledger_list(request: HttpRequest) -> HttpResponse:
         form = SimpleLazyObject(lambda: LedgerFilterForm(scope=scope, user=request.user))
         wanted = LedgerFilter()
         page = ledger.page_of(
-            lambda: ledger.for_page(wanted.apply(scope.demands(request.user), now)),
+            tuple(
+                lambda i=i: ledger.for_page(wanted.apply(scope.page_parts(request.user)[i], now))
+                for i in range(scope.page_part_count())
+            ),
             cursor,
             key=("ledger", scope.demands_key(request.user)),
         )
