@@ -346,6 +346,7 @@ def child(args: argparse.Namespace) -> int:
         reads = [
             ("ledger_first", ctx["ledger_first"], session),
             ("ledger_deep", ctx["ledger_deep"], session),
+            ("ledger_community", ctx["ledger_first"], f"sessionid={ctx['community_session']}"),
             ("demand_page", ctx["demand_page"], session),
             ("demand_new_page", ctx["demand_new_page"], session),
             ("board_community", ctx["board_community"], ""),
@@ -492,7 +493,8 @@ def db_ceiling(seconds: float) -> dict:
 
 
 def prepare_requests(d, n: int) -> dict:
-    """Paths, the street user's session, an API key, the deep ledger cursor."""
+    """Paths, the street user's and a community worker's sessions, an API key, the deep
+    ledger cursor."""
     from django.test import Client
 
     from tongxin.accounts.models import User
@@ -505,6 +507,11 @@ def prepare_requests(d, n: int) -> dict:
     client = Client()
     client.force_login(user)
     session = client.cookies["sessionid"].value
+    # The ledger as most of its users see it: a community's worker, whose scope is the
+    # community's demands and those they handle elsewhere.
+    worker = Client()
+    worker.force_login(User.objects.get(pk=community.workers[0][0]))
+    community_session = worker.cookies["sessionid"].value
     _token, key = ApiToken.issue(name="bench", user=user, kind=ApiToken.Kind.INTEGRATION)
     category = Category.objects.get(code="environment")
     title, description = "楼道灯不亮（压测）", "3单元楼道灯坏了一个星期，晚上看不见路。"
@@ -564,6 +571,7 @@ def prepare_requests(d, n: int) -> dict:
     )
     return {
         "session": session,
+        "community_session": community_session,
         "api_key": key,
         "api_body": api_body,
         "form_path": f"/report/{community.pk}/",
@@ -655,6 +663,7 @@ def table(results: list[dict]) -> tuple[list[list[str]], int]:
         labels = {
             "ledger_first": "ledger, first page",
             "ledger_deep": f"ledger, page {r.get('ledger_page') or '(deep: n/a)'}",
+            "ledger_community": "ledger, first page (a community's worker)",
             "demand_page": "a demand's page (closed)",
             "demand_new_page": "a new demand's page (dispatch form)",
             "board_community": "community board",
