@@ -609,7 +609,10 @@ def table(results: list[dict]) -> tuple[list[list[str]], int]:
         if met is False:
             missed += 1
         verdict = "—" if met is None else ("met" if met else "**NOT MET**")
-        out.append([name, figure, ceiling, "—" if ratio is None else f"{ratio:.2f}", goal, verdict])
+        shown = "—" if ratio is None else f"{ratio:.2f}"
+        if ratio is not None and met is False and ratio < INTAKE_GOAL <= float(shown):
+            shown = f"{ratio:.3f}"  # 0.497 is not met, and is not shown as 0.50
+        out.append([name, figure, ceiling, shown, goal, verdict])
 
     for r in results:
         v = "SQLite" if r["vendor"] == "sqlite" else "PostgreSQL"
