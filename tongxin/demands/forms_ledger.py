@@ -205,10 +205,16 @@ def filtered(
     """(the form, the demands it selects within the user's scope, now) for the filter
     in ``params`` (a query string's values). The scope is the user's as it is now."""
     scope = scope or ledger_scope(user)
-    form = LedgerFilterForm(params or None, scope=scope, user=user)
-    now = timezone.now()
-    demands = form.to_filter().apply(scope.demands(user), now)
-    return form, demands, now
+    form, now = filter_form(user, params, scope)
+    return form, form.to_filter().apply(scope.demands(user), now), now
+
+
+def filter_form(
+    user: User, params: QueryDict, scope: Scope
+) -> tuple[LedgerFilterForm, dt.datetime]:
+    """The form of :func:`filtered` and its now, for a caller that applies the filter
+    itself (the ledger's page, a part of the scope at a time)."""
+    return LedgerFilterForm(params or None, scope=scope, user=user), timezone.now()
 
 
 def filter_query(params: QueryDict) -> str:

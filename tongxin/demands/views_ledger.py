@@ -31,6 +31,7 @@ from tongxin.demands import exports, html, ledger, metrics
 from tongxin.demands.forms_ledger import (
     HANDLERS_SECONDS,
     LedgerFilterForm,
+    filter_form,
     filter_query,
     filtered,
     ledger_scope,
@@ -69,9 +70,9 @@ def ledger_list(request: HttpRequest) -> HttpResponse:
     token = request.GET.get("cursor", "")
     cursor = Cursor.decode(token)
     if params:
-        form, _demands, now = filtered(request.user, request.GET, scope)
+        form, now = filter_form(request.user, request.GET, scope)
         wanted = form.to_filter()
-        # The same rows as ``_demands``, a part of the scope at a time (page_parts).
+        # The rows of filtered(), a part of the scope at a time (page_parts).
         parts = scope.page_parts(request.user)
         page = ledger.page_of(tuple(ledger.for_page(wanted.apply(p, now)) for p in parts), cursor)
     else:
