@@ -10,6 +10,8 @@ its creator's alone, and is deleted after :data:`KEEP`.
   query string, within the user's scope as it is then, writes to a temporary name and
   renames the file into place before marking the job done: a killed worker leaves a
   temporary file (deleted later) and a job that goes stale, never a half file marked done.
+  openpyxl's own working file (the whole sheet, before it is zipped) is kept beside
+  it, in the job's working folder, not in the system's temporary folder.
 - :func:`expire_exports` deletes the files past their time and any file no job refers
   to, and marks stale jobs failed. The scheduler queues it once an hour
   (``manage.py run_scheduler``), and every export job runs it after its own work.
@@ -17,13 +19,16 @@ its creator's alone, and is deleted after :data:`KEEP`.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import logging
 import os
 import re
 import secrets
+import shutil
 import tempfile
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 
 from django.conf import settings
@@ -137,9 +142,12 @@ def _write(job: ExportJob) -> None:
         return
     _save(job, total_rows=demands.count(), updated_at=timezone.now())
     folder = export_dir()
-    with tempfile.NamedTemporaryFile(
-        dir=folder, prefix=f".part-{job.pk}-", suffix=".xlsx", delete=False
-    ) as out:
+    with (
+        _working_files_in(folder / f".part-{job.pk}-work"),
+        tempfile.NamedTemporaryFile(
+            dir=folder, prefix=f".part-{job.pk}-", suffix=".xlsx", delete=False
+        ) as out,
+    ):
         part = Path(out.name)
         try:
             count = ledger.write_xlsx(demands, out, now, progress=lambda n: _progress(job, n))
@@ -185,6 +193,25 @@ def _write(job: ExportJob) -> None:
         count,
     )
     job.finished_at, job.expires_at = finished, finished + KEEP
+
+
+@contextlib.contextmanager
+def _working_files_in(folder: Path) -> Iterator[None]:
+    """The process's temporary files made in ``folder`` (removed afterwards, with
+    whatever is left in it). openpyxl writes a sheet's rows to a temporary file before
+    it zips them into the workbook, and takes no folder for it: in the system's
+    temporary folder a district's ledger (hundreds of MB of residents' names and phone
+    numbers) would sit in memory where /tmp is a tmpfs (Debian 13's default). Here it is
+    on the data disk, in a folder of this account's alone. The long worker runs one
+    task at a time, so setting the process's folder for the while is safe."""
+    folder.mkdir(mode=0o700, exist_ok=True)
+    before = tempfile.tempdir
+    tempfile.tempdir = str(folder)
+    try:
+        yield
+    finally:
+        tempfile.tempdir = before
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def _progress(job: ExportJob, rows: int) -> None:
@@ -258,8 +285,8 @@ def expire_exports(now: dt.datetime | None = None) -> int:
 def _delete_orphans(folder: Path, now: dt.datetime) -> None:
     """Files of no job: a complete file whose job is not done (a worker killed between
     the rename and the commit, a job deleted with its user, a database restored from a
-    backup), a temporary file whose job is no longer running (a worker killed while
-    writing)."""
+    backup), a temporary file or working folder whose job is no longer running (a
+    worker killed while writing)."""
     kept = set(
         ExportJob.objects.filter(status=Status.DONE)
         .exclude(file_name="")
@@ -270,12 +297,14 @@ def _delete_orphans(folder: Path, now: dt.datetime) -> None:
     )
     grace = (now - ORPHAN_GRACE).timestamp()
     for path in folder.iterdir():
-        if not path.is_file():
-            continue
         if m := _PART.match(path.name):
-            if int(m[1]) not in writing:
+            if int(m[1]) in writing:
+                continue
+            if path.is_dir():
+                shutil.rmtree(path, ignore_errors=True)
+            else:
                 path.unlink(missing_ok=True)
-        elif path.name not in kept and path.stat().st_mtime < grace:
+        elif path.is_file() and path.name not in kept and path.stat().st_mtime < grace:
             path.unlink(missing_ok=True)
 
 

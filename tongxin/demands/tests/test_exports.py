@@ -6,7 +6,9 @@ from __future__ import annotations
 import datetime as dt
 import io
 import re
+import tempfile
 from io import StringIO
+from pathlib import Path
 from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
@@ -17,6 +19,7 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 from openpyxl import load_workbook
+from openpyxl.worksheet import _writer as openpyxl_writer
 
 from tongxin.audit.models import AuditEntry
 from tongxin.demands import exports, ledger, views_ledger
@@ -414,6 +417,44 @@ def test_it_deletes_files_no_job_needs(world, folder):
     with time_machine.travel(timezone.now() + exports.ORPHAN_GRACE + dt.timedelta(minutes=1)):
         exports.expire_exports()
     assert {p.name for p in folder.iterdir()} == {f".part-{running.pk}-1.xlsx", done.file_name}
+
+
+def test_it_leaves_a_killed_workers_working_folder_only_while_its_job_runs(world, folder):
+    running = make_job(world.worker_a, status=Status.RUNNING)
+    dead = make_job(world.worker_a, status=Status.FAILED)
+    for job in (running, dead):
+        work = folder / f".part-{job.pk}-work"
+        work.mkdir(parents=True)
+        (work / "openpyxl.abc.xml").write_bytes(b"<row/>" * 100)
+
+    exports.expire_exports()
+    assert {p.name for p in folder.iterdir()} == {f".part-{running.pk}-work"}
+
+
+def test_openpyxls_working_file_is_in_the_jobs_folder_not_the_systems(
+    world, demands, folder, monkeypatch
+):
+    # openpyxl writes the whole sheet to a temporary file before zipping it; in /tmp (a
+    # tmpfs on Debian 13) a district's ledger would sit in memory.
+    made = []
+    real = openpyxl_writer.create_temporary_file
+
+    def watched(suffix=""):
+        path = Path(real(suffix))
+        made.append((path, path.parent.stat().st_mode & 0o777))
+        return str(path)
+
+    monkeypatch.setattr(openpyxl_writer, "create_temporary_file", watched)
+    job = make_job(world.worker_a)
+    exports.process_export(job)
+    job.refresh_from_db()
+
+    assert job.status == Status.DONE and job.total_rows == 3
+    assert [(path.parent, mode) for path, mode in made] == [
+        (folder / f".part-{job.pk}-work", 0o700)
+    ]
+    assert tempfile.gettempdir() != str(made[0][0].parent)  # the process's is as before
+    assert [p.name for p in folder.iterdir()] == [job.file_name]  # the folder went with it
 
 
 # --- stale jobs ---------------------------------------------------------------------------------------
