@@ -133,6 +133,9 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--profile", choices=["form", "api", "insert"], help="cProfile one kind")
     parser.add_argument(
+        "--profile-out", metavar="FILE", help="with --profile: also save the stats (pstats) to FILE"
+    )
+    parser.add_argument(
         "--breakdown",
         choices=["form", "api", "insert"],
         help="time spent in each step of one kind (BREAKDOWN), without a profiler's overhead",
@@ -255,6 +258,8 @@ def main() -> int:
             call(env)
         profiler.disable()
         stats = pstats.Stats(profiler)
+        if args.profile_out:
+            stats.dump_stats(args.profile_out)
         stats.sort_stats("cumulative").print_stats(60)
         stats.sort_stats("tottime").print_stats(30)
         return 0
