@@ -6,6 +6,7 @@ street office, a community worker opens besides the ledger — at a million dema
     .venv/bin/python bench/tour.py --data-dir /tmp/tongxin-bench-sqlite-… bench_district
     .venv/bin/python bench/tour.py --database-url postgres://postgres@127.0.0.1:5432/tongxin_bench_pg_… \\
         bench_c1_1 / /demands/ "/demands/?tab=overdue"
+    .venv/bin/python bench/tour.py --data-dir … --queries 5 bench_district /demands/
 
 Users of the generated district: ``bench_district``, ``bench_street1``…``bench_street10``,
 ``bench_c<street>_<n>`` (community workers). With no paths, the pages in ``PAGES``.
@@ -41,6 +42,13 @@ def main() -> int:
     where = parser.add_mutually_exclusive_group(required=True)
     where.add_argument("--data-dir", help="a kept SQLite district (bench/run --keep)")
     where.add_argument("--database-url", help="a kept PostgreSQL district")
+    parser.add_argument(
+        "--queries",
+        type=int,
+        default=0,
+        metavar="N",
+        help="also show each page's N slowest queries",
+    )
     args = parser.parse_args()
     setup_django(args.database_url, args.data_dir)
 
@@ -66,6 +74,9 @@ def main() -> int:
             + " / ".join(f"{t:5.0f}" for t in times)
             + f"   {path}"
         )
+        slowest = sorted(queries.captured_queries, key=lambda q: -float(q["time"]))
+        for query in slowest[: args.queries]:
+            print(f"{'':>22}{float(query['time']) * 1000:7.1f} ms  {query['sql'][:300]}")
     return 0
 
 

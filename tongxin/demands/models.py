@@ -197,7 +197,7 @@ class DemandQuerySet(models.QuerySet):
 
     def warning(self, now: dt.datetime) -> DemandQuerySet:
         """Yellow (预警): open, most of the time used, not yet overdue."""
-        return self.open().filter(warn_at__lte=now, deadline__gt=now)
+        return self.open().filter(warn_at__lte=now, deadline__likely_gt=now)
 
     def claimable_by(self, user) -> DemandQuerySet:
         """Open orders in the party-member pool of the user's community (党员接单)."""

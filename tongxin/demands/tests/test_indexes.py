@@ -75,3 +75,45 @@ def test_a_handlers_open_demands_are_counted_in_the_index(db):
     # by either index of the handler.
     plan = _plan(f'UPDATE "{table}" SET "handler_id" = NULL WHERE "handler_id" IN (%s, %s)', [1, 2])
     assert "demand_handler_state" in plan or "demand_handler_recent" in plan, plan
+
+
+# sqlite_stat1 of demands_demand at a district's million demands (bench/run --keep).
+DISTRICT_STATS = {
+    "demand_handler_recent": "973618 5380 1 1",
+    "demand_handler_state": "973618 5380 675",
+    "demand_work_warn": "1000000 16667 1852 1",
+    "demand_work_deadline": "1000000 16667 1852 1",
+    "demands_dem_communi_0809af_idx": "1000000 16667 1",
+    "demands_dem_communi_58648a_idx": "1000000 16667 1",
+    "demands_dem_state_7cdf7f_idx": "1000000 111112 1",
+    "demand_keyset": "1000000 1 1",
+}
+
+
+@pytest.mark.skipif(connection.vendor != "sqlite", reason="SQLite's planner and its statistics")
+def test_a_districts_yellow_count_walks_the_warning_times_not_the_deadlines(db):
+    """黄灯 (open, warning time come, deadline not yet): over a district's communities
+    SQLite took the index (state, deadline) for ``deadline > now`` — every open demand
+    not yet due — until the term said it is true of most (lookups.LikelyGreaterThan)."""
+    from django.utils import timezone
+
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE")  # makes sqlite_stat1
+        cursor.execute("DELETE FROM sqlite_stat1 WHERE tbl = 'demands_demand'")
+        for index, stat in DISTRICT_STATS.items():
+            cursor.execute(
+                "INSERT INTO sqlite_stat1 (tbl, idx, stat) VALUES ('demands_demand', %s, %s)",
+                [index, stat],
+            )
+        cursor.execute("ANALYZE sqlite_schema")  # the planner reads them again
+    now = timezone.now()
+    communities = list(range(3, 63))
+    yellow = Demand.objects.filter(community_id__in=communities).warning(now)
+    sql, params = yellow.order_by().values("pk").query.sql_with_params()
+    try:
+        plan = _plan(f"SELECT COUNT(*) FROM ({sql})", list(params))
+    finally:  # the connection's planner keeps them past the test's rollback otherwise
+        with connection.cursor() as cursor:
+            cursor.execute("DELETE FROM sqlite_stat1")
+            cursor.execute("ANALYZE sqlite_schema")
+    assert "demand_work_warn (community_id=? AND state=? AND warn_at<?)" in plan, plan

@@ -18,7 +18,14 @@ from tongxin.accounts.scope import scope_for, subtree
 from tongxin.areas.models import Area, Level
 from tongxin.core.treepaths import bulk_add_children
 from tongxin.demands import actions
-from tongxin.demands.models import Attachment, Channel, DemandEvent, Department, EventKind
+from tongxin.demands.models import (
+    Attachment,
+    Channel,
+    Demand,
+    DemandEvent,
+    Department,
+    EventKind,
+)
 from tongxin.demands.testing import submit
 from tongxin.demands.views_staff import section_counts, work_sections
 from tongxin.people.models import CoBuildingUnit
@@ -87,6 +94,21 @@ def test_constant_in_matches_what_in_matches_and_takes_only_choice_values(world)
     for bad in ("submitted", [], ["submitted' OR '1'='1"], ["Submitted"], [1]):
         with pytest.raises(TypeError):
             list(DemandEvent.objects.filter(kind__constant_in=bad))
+
+
+def test_likely_gt_matches_what_gt_matches(world):
+    start = dt.datetime(2026, 3, 2, 9, tzinfo=dt.UTC)
+    demands = [
+        submit(world.household_a1, title=f"诉求{i}", now=start + dt.timedelta(days=i))
+        for i in range(3)
+    ]
+    deadlines = sorted(d.deadline for d in demands)
+    for when in (deadlines[0], deadlines[1], deadlines[0] - dt.timedelta(seconds=1)):
+        likely = Demand.objects.filter(deadline__likely_gt=when).order_by("pk")
+        assert list(likely) == list(Demand.objects.filter(deadline__gt=when).order_by("pk"))
+    assert Demand.objects.filter(deadline__likely_gt=deadlines[0]).count() == 2
+    expected = "likely(" if connection.vendor == "sqlite" else '"deadline" >'
+    assert expected in str(Demand.objects.filter(deadline__likely_gt=deadlines[0]).query)
 
 
 @pytest.mark.skipif("connection.vendor != 'postgresql'")
