@@ -380,13 +380,14 @@ class Demand(ChoiceLabels, models.Model):
             # co-building unit or a department as handler, a merge), indexed only where
             # they are set: a search for one value is served the same, and the rows
             # without one cost no index entry.
-            # A handler's with the state: their open demands (我承办的, the load the
-            # dispatch form shows beside each name) are counted in the index, not
-            # from every demand they ever had (a busy one has thousands, nearly all done).
+            # A handler's with the state and the community: their open demands (我承办的,
+            # the load the dispatch form shows beside each name, those they handle
+            # outside their area) are counted in the index alone, not from every demand
+            # they ever had (a busy one has thousands, nearly all done) nor from the rows.
             models.Index(
-                fields=["handler", "state"],
+                fields=["handler", "state", "community"],
                 condition=Q(handler__isnull=False),
-                name="demand_handler_state",
+                name="demand_handler_open",
             ),
             # A handler's newest first: the part of a staff member's ledger that they
             # handle (Scope.page_parts), read 31 at a time in the ledger's order.

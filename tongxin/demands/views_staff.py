@@ -28,6 +28,7 @@ from django.views.decorators.http import require_GET, require_POST
 from tongxin.accounts.models import User, UserRole
 from tongxin.accounts.scope import Scope, get_demand_for, scope_for
 from tongxin.audit.models import AuditEntry, record
+from tongxin.core.paging import keyed_page
 from tongxin.core.prepared import Prepared
 from tongxin.demands import actions, clock
 from tongxin.demands.forms_staff import (
@@ -124,7 +125,9 @@ class Section:
 
 
 def work_sections(user: User, scope: Scope, now: dt.datetime) -> list[Section]:
-    """The tabs of the work list, as this user's role and scope give them."""
+    """The tabs of the work list, as this user's role and scope give them. A tab is of
+    open demands or of the area's alone (:func:`part_counts` looks outside the area
+    for open ones only)."""
     mine = scope.demands(user)
     area = scope.area
     sections = []
@@ -199,11 +202,16 @@ def part_counts(
     demands (Scope.demand_parts, or ``parts`` when the caller has them), one dict per
     part: each count is one index range, where a count over the whole (the area OR
     handled by the user) makes PostgreSQL read every open demand there is. A part
-    after the first (the demands handled outside the area, usually none) is counted
-    only when it has any (one probe): a fixed number of queries either way."""
+    after the first (the open demands handled outside the area, usually none) is
+    counted only when it has any (one probe): a fixed number of queries either way.
+
+    The probe asks for open demands only: outside the area every tab is of open ones
+    (a tab of closed ones — 待回访 — is of the area's). It counts in the index of a
+    handler's demands by state and community, rather than asking whether one exists,
+    for which PostgreSQL, expecting thousands, read the whole table to find none."""
     counted = []
     for i, part in enumerate(parts or scope.demand_parts(user)):
-        if i and not part.exists():
+        if i and not part.open().order_by().count():
             counted.append(dict.fromkeys((s.key for s in sections), 0))
             continue
         counted.append({s.key: s.narrow(part).count() for s in sections})
@@ -236,7 +244,7 @@ def work(request: HttpRequest) -> HttpResponse:
     rows = current.demands.select_related(
         "category", "community", "area", "handler", "handler_unit", "department"
     ).order_by(*current.order)
-    page = Paginator(rows, PAGE_SIZE).get_page(request.GET.get("page"))
+    page = keyed_page(rows, request.GET.get("page"), PAGE_SIZE, count=counts[current.key])
     with_lights(page.object_list, now)
     context = {
         "sections": [(s, counts[s.key]) for s in sections],

@@ -49,8 +49,9 @@ def test_a_value_is_looked_up_by_the_index_kept_where_set(db, model, column, ind
 
 
 def test_a_handlers_open_demands_are_counted_in_the_index(db):
-    """The handler with the state (0016): the count of each suggested handler's open
-    demands reads the index alone, whatever else the handler ever had."""
+    """The handler with the state and the community (0016, 0018): the count of each
+    suggested handler's open demands reads the index alone, whatever else the handler
+    ever had; so do a staff member's open demands within their area and outside it."""
     from django.db.models import Count
 
     from tongxin.demands.models import OPEN_STATES
@@ -58,8 +59,8 @@ def test_a_handlers_open_demands_are_counted_in_the_index(db):
     table = Demand._meta.db_table
     with connection.cursor() as cursor:
         constraints = connection.introspection.get_constraints(cursor, table)
-    assert constraints["demand_handler_state"]["columns"] == ["handler_id", "state"]
-    assert "demand_handler" not in constraints
+    assert constraints["demand_handler_open"]["columns"] == ["handler_id", "state", "community_id"]
+    assert "demand_handler" not in constraints and "demand_handler_state" not in constraints
     assert not [n for n, c in constraints.items() if c["index"] and c["columns"] == ["handler_id"]]
     loads = (
         Demand.objects.filter(handler_id__in=[1, 2], state__in=OPEN_STATES)
@@ -68,19 +69,30 @@ def test_a_handlers_open_demands_are_counted_in_the_index(db):
     )
     sql, params = loads.query.sql_with_params()
     plan = _plan(sql, list(params))
-    assert "demand_handler_state" in plan
+    assert "demand_handler_open" in plan
     if connection.vendor == "sqlite":
         assert "handler_id=? AND state=?" in plan, plan  # both columns, not the handler's all
+    communities = [3, 4, 5]
+    mine = Demand.objects.filter(handler_id=1, state__in=OPEN_STATES)
+    for part in (
+        mine.filter(community_id__in=communities),
+        mine.exclude(community_id__in=communities),
+    ):
+        sql, params = part.order_by().values("pk").query.sql_with_params()
+        plan = _plan(f"SELECT COUNT(*) FROM ({sql}) AS counted", list(params))
+        assert "demand_handler_open" in plan, plan
+        # From the index alone, never the rows.
+        assert ("COVERING INDEX" if connection.vendor == "sqlite" else "Index Only Scan") in plan
     # A deleted user's demands set to no handler, as Django's collector does it: found
     # by either index of the handler.
     plan = _plan(f'UPDATE "{table}" SET "handler_id" = NULL WHERE "handler_id" IN (%s, %s)', [1, 2])
-    assert "demand_handler_state" in plan or "demand_handler_recent" in plan, plan
+    assert "demand_handler_open" in plan or "demand_handler_recent" in plan, plan
 
 
 # sqlite_stat1 of demands_demand at a district's million demands (bench/run --keep).
 DISTRICT_STATS = {
     "demand_handler_recent": "973618 5380 1 1",
-    "demand_handler_state": "973618 5380 675",
+    "demand_handler_open": "973618 5380 675 675",
     "demand_work_warn": "1000000 16667 1852 1",
     "demand_work_deadline": "1000000 16667 1852 1",
     "demands_dem_communi_0809af_idx": "1000000 16667 1",

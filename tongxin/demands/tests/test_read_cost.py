@@ -265,6 +265,18 @@ def test_the_tabs_probe_once_when_nothing_is_handled_elsewhere(world):
     assert len(ctx.captured_queries) == len(sections) + 1
 
 
+def test_the_tabs_probe_once_when_only_closed_work_is_handled_elsewhere(world, elsewhere):
+    # Outside the area every tab is of open demands: one resolved there is no reason
+    # to count the tabs a second time.
+    actions.resolve_demand(elsewhere, by=world.worker_a, answer="已处理。")
+    user, scope = world.worker_a, scope_for(world.worker_a)
+    sections = work_sections(user, scope, dt.datetime.now(dt.UTC))
+    with CaptureQueriesContext(connection) as ctx:
+        counts = section_counts(user, scope, sections)
+    assert len(ctx.captured_queries) == len(sections) + 1
+    assert counts == {s.key: s.demands.count() for s in sections}
+
+
 def test_the_home_page_counts_the_work_as_the_work_page_does(client, world, elsewhere):
     client.force_login(world.worker_a)
     with CaptureQueriesContext(connection) as ctx:
