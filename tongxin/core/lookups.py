@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import re
 
-from django.db.models import CharField, DateTimeField, IntegerField, Lookup
-from django.db.models.lookups import GreaterThan
+from django.db.models import CharField, IntegerField, Lookup
 
 
 @IntegerField.register_lookup
@@ -57,25 +56,3 @@ class ConstantIn(Lookup):
         lhs, params = self.process_lhs(compiler, connection)
         quoted = ", ".join(f"'{v}'" for v in map(str, values))
         return f"{lhs} IN ({quoted})", params
-
-
-@DateTimeField.register_lookup
-class LikelyGreaterThan(GreaterThan):
-    """``field__likely_gt=value``: ``>`` for a term that most rows the other terms leave
-    pass — an open demand's deadline after now (nine in ten of them): on SQLite wrapped
-    in ``likely()``, its documented hint to the query planner; elsewhere a plain ``>``.
-
-    SQLite's statistics give only the average rows per value of an index's leading
-    columns, over every demand of every state, so (state, deadline) looked as good a way
-    in as (community, state, warn_at): a district's 黄灯 count walked the deadline of
-    every open demand not yet due (50,000 at a million demands) instead of the 9,000 whose
-    warning time had come. PostgreSQL's statistics know how rare open states are."""
-
-    lookup_name = "likely_gt"
-
-    def get_rhs_op(self, connection, rhs):
-        return connection.operators["gt"] % rhs
-
-    def as_sqlite(self, compiler, connection):
-        sql, params = self.as_sql(compiler, connection)
-        return f"likely({sql})", params
