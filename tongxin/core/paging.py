@@ -21,7 +21,16 @@ def keyed_page(rows: QuerySet, number: object, per_page: int, count: int | None 
     if count is not None:
         paginator.count = count  # Paginator.count is a cached_property
     page = paginator.get_page(number)
-    keys = list(page.object_list)
-    found = {row.pk: row for row in rows.order_by().filter(pk__in=keys)} if keys else {}
-    page.object_list = [found[key] for key in keys if key in found]
+    page.object_list = rows_of(rows, list(page.object_list))
     return page
+
+
+def keyed_slice(rows: QuerySet, start: int, stop: int) -> list:
+    """``rows[start:stop]`` read as :func:`keyed_page` reads a page: keys, then rows."""
+    return rows_of(rows, list(rows.values_list("pk", flat=True)[start:stop]))
+
+
+def rows_of(rows: QuerySet, keys: list) -> list:
+    """The rows of ``rows`` with these keys, in the keys' order (one gone is left out)."""
+    found = {row.pk: row for row in rows.order_by().filter(pk__in=keys)} if keys else {}
+    return [found[key] for key in keys if key in found]

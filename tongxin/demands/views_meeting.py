@@ -20,6 +20,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from tongxin.accounts.models import User, UserRole
 from tongxin.accounts.scope import scope_for
+from tongxin.core.paging import keyed_slice
 from tongxin.demands import actions, clock
 from tongxin.demands.forms_meeting import (
     DEFAULT_LIMIT_DAYS,
@@ -132,7 +133,10 @@ def _items(
     if only is not None:
         items = items.filter(pk=only)
     elif page is not None:
-        items = items[page.start_index() - 1 : page.end_index()] if page.paginator.count else []
+        # Keys first: sorted with their joins, a district's agenda of thousands of items
+        # took SQLite 120–150 ms a page (core.paging).
+        count = page.paginator.count
+        items = keyed_slice(items, page.start_index() - 1, page.end_index()) if count else []
     items = list(items)
     forms = forms or {}
     may_decide = _may_decide(user)

@@ -8,7 +8,7 @@ from django.db import connection
 from django.db.models import QuerySet
 from django.test.utils import CaptureQueriesContext
 
-from tongxin.core.paging import keyed_page
+from tongxin.core.paging import keyed_page, keyed_slice
 from tongxin.demands.models import Demand
 from tongxin.demands.testing import submit
 
@@ -60,3 +60,9 @@ def test_a_row_that_leaves_the_list_between_the_reads_is_left_out(demands):
 def test_an_empty_list_is_one_empty_page(db):
     page = keyed_page(Demand.objects.order_by("pk"), 1, 3)
     assert list(page) == [] and page.paginator.num_pages == 1
+
+
+@pytest.mark.parametrize(("start", "stop"), [(0, 3), (2, 5), (5, 9), (7, 9)])
+def test_a_keyed_slice_is_the_slice(demands, start, stop):
+    rows = Demand.objects.select_related("community").order_by("-community", "pk")
+    assert [d.pk for d in keyed_slice(rows, start, stop)] == [d.pk for d in rows[start:stop]]

@@ -374,6 +374,30 @@ def test_a_long_agenda_is_paged_and_the_counts_cover_it_all(
     assert ">疑难问题4<" in client.get(url, {"page": 9}).content.decode()
 
 
+def test_a_page_of_the_agenda_is_sorted_without_what_its_items_join(client, world, chains, now):
+    # The sort over the items' keys and their demands' dates only; the page's rows are
+    # then read with their demand, category, community, handler… (core.paging).
+    for i in range(3):
+        t4_demand(world.household_a1, title=f"疑难问题{i}")
+    client.force_login(world.district_office)
+    url = reverse("demands:meeting")
+    client.get(url)
+    with CaptureQueriesContext(connection) as ctx:
+        body = client.get(url).content.decode()
+    assert all(f">疑难问题{i}<" in body for i in range(3))
+    sorted_items = [
+        q["sql"]
+        for q in ctx.captured_queries
+        if q["sql"].startswith('SELECT "demands_meetingitem"."id"') and "ORDER BY" in q["sql"]
+    ]
+    assert len(sorted_items) == 1, sorted_items
+    assert '"demands_category"' not in sorted_items[0] and '"accounts_user"' not in sorted_items[0]
+    assert any(
+        '"demands_category"."name"' in q["sql"] and '"demands_meetingitem"."id" IN (' in q["sql"]
+        for q in ctx.captured_queries
+    )
+
+
 def test_the_page_leaves_the_list_of_people_to_the_item_that_is_opened(client, world, chains, now):
     d = t4_demand(world.household_a1)
     item = d.meeting_items.get()
