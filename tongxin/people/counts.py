@@ -37,9 +37,19 @@ def _bump() -> None:
         cache.set(VERSION_KEY, 1, None)
 
 
+def _key(scope: Scope, user) -> str:
+    return f"register:{scope.cache_key(user)}:{cache.get(VERSION_KEY, 0)}"
+
+
+def kept_counts(scope: Scope, user) -> dict | None:
+    """:func:`register_counts` if they are kept (the home page has counted them since
+    the register last changed), else None — nothing is counted here."""
+    return cache.get(_key(scope, user))
+
+
 def register_counts(scope: Scope, user) -> dict:
     """{"residents": n, "households": n, "tags": {tag: n}} for the staff member's scope."""
-    key = f"register:{scope.cache_key(user)}:{cache.get(VERSION_KEY, 0)}"
+    key = _key(scope, user)
     counts = cache.get(key)
     if counts is None:
         residents = scope.residents()

@@ -29,6 +29,35 @@ def test_the_list_needs_the_same_queries_for_3_or_33_residents(client, world):
     assert count_queries(client, url) == few
 
 
+def test_the_whole_lists_count_is_the_kept_one_and_follows_a_new_resident(
+    client, world, django_capture_on_commit_callbacks
+):
+    client.force_login(world.worker_a)
+    url = reverse("people:list")
+    residents = Resident.objects.filter(household__path__startswith=world.community_a.path)
+    tagged = residents.filter(tags__contains="|elderly_alone|")
+    client.get("/")  # the home page counts the register and keeps the figures
+    for query, expected in (("", residents), ("?tag=elderly_alone", tagged)):
+        with CaptureQueriesContext(connection) as ctx:
+            page = client.get(url + query).context["page"]
+        assert page.paginator.count == expected.count() > 0
+        assert not [q for q in ctx.captured_queries if 'COUNT(*) AS "__count"' in q["sql"]]
+    # A resident registered: the next list counts them (the kept figures moved on).
+    with django_capture_on_commit_callbacks(execute=True):
+        Resident.objects.create(
+            name="新居民",
+            household=world.household_a1,
+            id_number=valid_id(77),
+            tags="|elderly_alone|",
+        )
+    assert client.get(url).context["page"].paginator.count == residents.count()
+    assert client.get(url + "?tag=elderly_alone").context["page"].paginator.count == (
+        tagged.count()
+    )
+    # A search or a place is counted as it is asked.
+    assert client.get(url, {"q": "张"}).context["page"].paginator.count == 1
+
+
 def test_search_by_pinyin_initials_full_pinyin_phone_tail_and_room(client, world):
     client.force_login(world.worker_a)
 
