@@ -8,7 +8,10 @@ about 300,000 residents, a few staff users on every level with their chains of
 responsible persons, and ``--demands`` demands spread over the last 36 months with
 the events the actions of :mod:`tongxin.demands.actions` write for the state each has
 reached (submitted, dispatched twice, claimed, started, resolved, visited, rated,
-escalated, returned, merged, withdrawn, rework).
+escalated, returned, merged, withdrawn, rework). The open work is what a district that
+keeps up has: mostly the last weeks' demands, the overdue ones fewer the older they are
+and gone up the tiers as the sweep moves them, a few hundred at the dispatch meeting,
+return visits done within days (``OVERDUE_SHARE``, ``OPEN_AT_MOST``).
 
 Every row is computed in Python with integer arithmetic (times are epoch seconds,
 formatted through two lookup tables) and written with the fastest bulk path of the
@@ -48,6 +51,16 @@ PEOPLE_PER_HOUSEHOLD = 2.6
 HOUSEHOLDS_PER_BUILDING = 60
 MONTHS = 36
 CHUNK = 20_000  # demands per bulk write
+DAY = 86400
+# The open work of a district that keeps up: an overdue demand stays open with a chance
+# of OVERDUE_SHARE × (its limit ÷ its age)² — 8 % at its deadline, 2 % at twice its limit,
+# 0.5 % at four times — and none, nor any 缓办, past OPEN_AT_MOST.
+OVERDUE_SHARE = 0.08
+OPEN_AT_MOST = 180 * DAY
+# The sweep's steps after the first deadline (actions.TIER_LIMITS_DAYS: T2 5 and T3 10
+# working days), and each tier's limit, in calendar days.
+TIER_AFTER = {2: 0, 3: 7 * DAY, 4: 21 * DAY}
+TIER_DAYS = {2: 7 * DAY, 3: 14 * DAY}
 MAINTENANCE_WORK_MEM = "512MB"  # PostgreSQL, per connection building indexes
 PASSWORD = "Bench@2026"
 
@@ -1105,28 +1118,37 @@ def add_demands(
             merged_into = None
             postponed = false
             rework = 0
-            if age < 2 * limit and u < 0.6:
+            # What a demand of this age can still be, as in a district that works:
+            # most work is done within its limit; what is not goes up a tier at a time
+            # (T2 at the deadline, T3 a week later, T4 two weeks after that) and is
+            # rarer the older it is; a resolved demand is visited within days, a
+            # returned one sent out again. Only 缓办 lasts, and not past OPEN_AT_MOST.
+            if age < limit and u < 0.6:
                 state = ("submitted", "dispatched", "accepted", "in_progress")[int(rand() * 4)]
+            elif limit <= age < OPEN_AT_MOST and u * age * age < OVERDUE_SHARE * limit * limit:
+                state = ("dispatched", "in_progress")[int(rand() * 2)]
             elif u < 0.012:
-                state = "in_progress"  # long overdue: gone up to the dispatch meeting
-                tier = 4
+                tier = 4  # long overdue, settled at the dispatch meeting
+                state = "closed"
             elif u < 0.02:
-                state = "returned"
+                state = "returned" if age < 7 * DAY else "closed"
             elif u < 0.04:
                 state = "merged"
                 merged_into = pk - 1 if pk > 1 else None
             elif u < 0.055:
                 state = "withdrawn"
-            elif u < 0.06:
+            elif u < 0.06 and age < OPEN_AT_MOST:
                 state = "in_progress"
                 postponed = true  # 缓办
-            elif u < 0.20:
-                state = "resolved"
+            elif u < 0.20 and age < limit + 3 * DAY:
+                state = "resolved"  # waiting for its return visit
             else:
                 state = "closed"
             open_ = state in ("submitted", "dispatched", "accepted", "in_progress", "returned")
-            if open_ and tier < 4 and not postponed and deadline <= now_t:
-                tier = 4  # the sweep has moved it up to the dispatch meeting
+            if open_ and not postponed and deadline <= now_t:
+                # The sweep has moved it up, tier by tier.
+                over = age - limit
+                tier = next(up for up in (4, 3, 2) if over >= TIER_AFTER[up])
             elif tier == 1 and rand() < 0.12 and state not in ("submitted", "returned"):
                 tier = 2 if rand() < 0.8 else 3
             # -- events, as the actions write them --
@@ -1215,7 +1237,7 @@ def add_demands(
                         )
                         event_pk += 1
             for up in range(2, tier + 1):
-                t_up = min(created + limit * (up - 1), now_t - 60)
+                t_up = min(created + limit + TIER_AFTER[up], now_t - 60)
                 ev(
                     (
                         event_pk,
@@ -1232,9 +1254,13 @@ def add_demands(
                 )
                 event_pk += 1
                 t = max(t, t_up)
-            if tier == 4 and open_:
-                deadline = now_t + 86400 * (1 + int(rand() * 20))
-                warn = deadline - 86400
+            if tier > 1 and open_ and not postponed:
+                if tier == 4:  # until the next dispatch meeting
+                    deadline = now_t + DAY * (1 + int(rand() * 20))
+                    warn = deadline - DAY
+                else:  # the tier's own limit from the moment it went up
+                    deadline = t + TIER_DAYS[tier]
+                    warn = deadline - TIER_DAYS[tier] // 4
             if state == "returned":
                 ev(
                     (
@@ -1408,8 +1434,16 @@ def add_demands(
                         )
                     )
                     event_pk += 1
-            if tier > 1 and open_ and state != "returned":
-                handler = district.district_user if tier == 4 else handler
+            if tier > 1 and open_ and state != "returned" and not postponed:
+                # Who the escalation hands it to: the community's secretary, the street
+                # office, the district office.
+                handler = (
+                    secretary
+                    if tier == 2
+                    else district.street_users[comm.street]
+                    if tier == 3
+                    else district.district_user
+                )
             title_i = pk % len(TITLES)
             r = rand()
             if r < 0.45:
@@ -1573,6 +1607,57 @@ def add_demands(
     return stats
 
 
+def open_work(district: District, now: dt.datetime | None = None) -> dict:
+    """The shape of the open work generated, for the results and the generator's test:
+    how much is open at each tier, at the dispatch meeting, 缓办 and waiting for a
+    return visit; the oldest of each in days; overdue work the sweep would still move
+    up; open escalated demands not with the office their tier hands them to."""
+    from django.db.models import Count, Min, Q
+
+    from tongxin.demands.models import OPEN_STATES, Demand
+
+    now = now or dt.datetime.now(dt.UTC)
+    open_ = Demand.objects.filter(state__in=OPEN_STATES)
+    working = open_.filter(postponed=False)
+    escalated = working.exclude(state="returned")
+    secretaries = [c.workers[0][0] for c in district.communities]
+
+    def days(t: dt.datetime | None) -> float | None:
+        return None if t is None else round((now - t).total_seconds() / DAY, 1)
+
+    tiers = dict(working.values_list("tier").annotate(n=Count("pk")).order_by("tier"))
+    return {
+        "open": open_.count(),
+        "by_tier": {t: tiers.get(t, 0) for t in (1, 2, 3, 4)},
+        "postponed": open_.filter(postponed=True).count(),
+        "waiting_visit": Demand.objects.filter(state="resolved").count(),
+        "oldest_open_days": days(working.aggregate(t=Min("created_at"))["t"]),
+        "oldest_postponed_days": days(
+            open_.filter(postponed=True).aggregate(t=Min("created_at"))["t"]
+        ),
+        "oldest_waiting_visit_days": days(
+            Demand.objects.filter(state="resolved").aggregate(t=Min("created_at"))["t"]
+        ),
+        "due_for_the_sweep": working.filter(tier__lt=4, deadline__lte=now).count(),
+        "with_the_wrong_office": escalated.filter(
+            Q(tier=2) & ~Q(handler__in=secretaries)
+            | Q(tier=3) & ~Q(handler__in=list(district.street_users.values()))
+            | Q(tier=4) & ~Q(handler=district.district_user)
+        ).count(),
+    }
+
+
+def describe_open_work(w: dict) -> str:
+    """:func:`open_work` in a line."""
+    t = {int(k): n for k, n in w["by_tier"].items()}  # str keys after a JSON round trip
+    return (
+        f"{w['open']:,} open (T1 {t[1]:,}, T2 {t[2]:,}, T3 {t[3]:,}, at the dispatch "
+        f"meeting {t[4]:,}, 缓办 {w['postponed']:,}; the oldest not deferred "
+        f"{w['oldest_open_days'] or 0:.0f} days), {w['waiting_visit']:,} waiting for a "
+        "return visit"
+    )
+
+
 def analyze() -> float:
     """Fresh planner statistics after the bulk load (what a DBA would do after an import)."""
     from django.db import connection
@@ -1644,6 +1729,12 @@ def main() -> int:
     parser.add_argument("--demands", type=int, default=1_000_000)
     parser.add_argument("--residents", type=int, default=300_000)
     parser.add_argument("--database-url", help="an empty PostgreSQL database")
+    parser.add_argument(
+        "--json",
+        action="store_true",
+        help="end with the rate and open_work() as one line of JSON (the derived tables"
+        " are not built)",
+    )
     args = parser.parse_args()
     setup_django(args.database_url)
     district = build_district(args.residents)
@@ -1654,7 +1745,12 @@ def main() -> int:
     )
     print("states:", ", ".join(f"{k} {v}" for k, v in sorted(stats.by_state.items())))
     print(f"analyze: {analyze():.1f} s")
-    after_generation()
+    work = open_work(district)
+    print("open work:", describe_open_work(work))
+    if args.json:
+        print(json.dumps({"rate": stats.rate, "open_work": work}))
+    else:
+        after_generation()
     return 0
 
 

@@ -238,6 +238,8 @@ def child(args: argparse.Namespace) -> int:
         bad = district.check_foreign_keys([Demand, DemandEvent])
         result["fk_check"] = {"bad": bad, "seconds": time.perf_counter() - started}
         result["analyze_seconds"] = district.analyze()
+        result["open_work"] = district.open_work(d)
+        log(f"{vendor}: open work: {district.describe_open_work(result['open_work'])}")
         result["hooks"] = district.after_generation(log=lambda m: log(f"{vendor}: {m}"))
         result["vacuum_seconds"] = district.vacuum()
         if vendor == "postgres":
@@ -794,6 +796,8 @@ def parent(args: argparse.Namespace) -> int:
 
 
 def write_results(path: Path, args, results: list[dict], text: str, missed: int) -> None:
+    from district import describe_open_work
+
     m = machine()
     v = results[0]["versions"]
     dbs = ", ".join(r["versions"]["database"] for r in results)
@@ -812,7 +816,9 @@ def write_results(path: Path, args, results: list[dict], text: str, missed: int)
             f"{g['district_seconds']:.0f} s; {g['demands']:,} demands and {g['events']:,} "
             f"events in {g['seconds']:.0f} s ({g.get('processes', 1)} processes; of which "
             f"index rebuilds {indexes:.0f} s); foreign keys checked after the load: "
-            f"{r['fk_check']['bad']} dangling ({r['fk_check']['seconds']:.0f} s); ANALYZE "
+            f"{r['fk_check']['bad']} dangling ({r['fk_check']['seconds']:.0f} s); "
+            + (f"open work: {describe_open_work(r['open_work'])}; " if "open_work" in r else "")
+            + "ANALYZE "
             f"{r['analyze_seconds']:.0f} s; after generation: {hooks}"
             + (
                 f", then VACUUM (ANALYZE) and CHECKPOINT {r['vacuum_seconds']:.0f} s (as"
