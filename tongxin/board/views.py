@@ -192,6 +192,23 @@ def _recently_resolved(
 HOT_PER_PAGE = 20
 
 
+def _hot_parts(scope, user) -> dict:
+    """How :func:`hot.stored_groups` may count a staff member's groups from the links:
+    the communities of their area (whole, at community level or above) and the demands
+    they handle elsewhere. Below a community (a grid), over the demands."""
+    if scope.everything:
+        return {
+            "communities": list(
+                Area.objects.filter(level=Level.COMMUNITY).values_list("pk", flat=True)
+            )
+        }
+    if scope.area is None or scope.area.level > Level.COMMUNITY:
+        return {}
+    communities = scope.areas().filter(level=Level.COMMUNITY).values_list("pk", flat=True)
+    _here, elsewhere = scope.demand_parts(user)
+    return {"communities": list(communities), "elsewhere": elsewhere}
+
+
 @login_required
 @require_GET
 def hot_topics(request: HttpRequest) -> HttpResponse:
@@ -207,6 +224,7 @@ def hot_topics(request: HttpRequest) -> HttpResponse:
         estates=hot.estates_within(scope.area),
         limit=HOT_PER_PAGE + 1,
         offset=(page - 1) * HOT_PER_PAGE,
+        **_hot_parts(scope, request.user),
     )
     context = {
         "groups": groups[:HOT_PER_PAGE],

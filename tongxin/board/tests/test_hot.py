@@ -99,6 +99,50 @@ def test_it_lists_the_groups_in_the_users_scope(client, world, django_assert_max
 
 
 @pytest.mark.django_db
+def test_it_counts_the_groups_from_the_links_with_those_handled_elsewhere(client, world):
+    """A staff member's groups are those of their area and those of the demands they
+    handle elsewhere, as recounted over their scope; the groups are counted from the
+    links, not over every demand of the area's history joined to its link (a district's
+    million: seconds)."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from tongxin.accounts.scope import scope_for
+
+    here = three_alike(world)
+    now = timezone.now()
+    there = [  # community B, handled by community A's worker
+        submit(world.household_b1, title=t, description=d, now=now - dt.timedelta(days=i + 1))
+        for i, (t, d) in enumerate([LAMP, LAMP_BROKEN])
+    ]
+    not_theirs = [  # community B too, alike, handled by nobody in A
+        submit(world.household_b1, title=t, description=d, now=now - dt.timedelta(hours=i + 1))
+        for i, (t, d) in enumerate([LEAK, LEAK])
+    ]
+    Demand.objects.filter(pk__in=[d.pk for d in there]).update(handler=world.worker_a)
+    hot.link_pending()
+    client.force_login(world.worker_a)
+    with CaptureQueriesContext(connection) as ctx:
+        r = client.get(reverse("board:hot"))
+    shown = [[m.pk for m in g.members] for g in r.context["groups"]]
+    assert shown == [[d.pk for d in here], [d.pk for d in reversed(there)]]
+    recounted = hot.hot_groups(scope_for(world.worker_a).demands(world.worker_a))
+    assert shown == [[m.pk for m in g.members] for g in recounted]
+    assert not {d.pk for d in not_theirs} & {pk for g in shown for pk in g}
+    sql = next(q["sql"] for q in ctx.captured_queries if "GROUP BY" in q["sql"])
+    counting = sql[sql.index("IN (SELECT") : sql.index("GROUP BY")]
+    assert 'FROM "board_hotlink"' in counting and "JOIN" not in counting, counting
+    # A street office: the whole street from the links; the district's office likewise.
+    for user in (world.street_office, world.district_office, world.admin):
+        client.force_login(user)
+        shown = [
+            [m.pk for m in g.members] for g in client.get(reverse("board:hot")).context["groups"]
+        ]
+        recounted = hot.hot_groups(scope_for(user).demands(user))
+        assert shown == [[m.pk for m in g.members] for g in recounted], user
+
+
+@pytest.mark.django_db
 def test_it_shows_the_groups_a_page_at_a_time(client, world, monkeypatch):
     from tongxin.board import views
 
