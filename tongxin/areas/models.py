@@ -12,6 +12,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from treebeard.mp_tree import MP_Node, MP_NodeManager, MP_NodeQuerySet
 
+from tongxin.core.choices import ChoiceLabels
 from tongxin.core.prepared import Prepared
 from tongxin.core.refcache import ReferenceCache
 
@@ -45,7 +46,7 @@ class AreaManager(MP_NodeManager.from_queryset(AreaQuerySet)):  # type: ignore[m
         return AreaQuerySet(self.model, using=self._db).order_by("path")
 
 
-class Area(MP_Node):
+class Area(ChoiceLabels, MP_Node):
     """A node of the area tree (区域/网格): a district, street, community, estate,
     zone, building or household. Levels may be skipped, and the tree may be as deep
     as a place needs; ``level`` says what a node is, ``depth`` where it sits."""

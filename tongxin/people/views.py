@@ -21,13 +21,29 @@ from tongxin.people.models import CareTag
 PAGE_SIZE = 30
 
 
-def _filter_areas(scope):
-    """Communities and estates a user can narrow the list to."""
+FILTER_AREAS = 300
+
+
+def filter_places(scope):
+    """The places (communities, estates, grids) a user's scope holds, as (path, pk): the
+    query :func:`_filter_areas` reads them with."""
     return (
         scope.areas()
         .filter(level__in=[Level.COMMUNITY, Level.ESTATE, Level.ZONE])
-        .order_by("path")[:300]
+        .order_by()
+        .values_list("path", "pk")
     )
+
+
+def _filter_areas(scope) -> list[Area]:
+    """Communities, estates and grids a user can narrow the list to: the first
+    FILTER_AREAS of them in the tree's order. Found on the index of level and path and
+    put in order here: asked for in path order with a limit, both databases walked the
+    path index through every building and household between them (a district's
+    117,000 areas: 30 ms of every page of the register)."""
+    places = sorted(filter_places(scope))[:FILTER_AREAS]
+    found = Area.objects.in_bulk([pk for _path, pk in places])
+    return [found[pk] for _path, pk in places if pk in found]
 
 
 @login_required

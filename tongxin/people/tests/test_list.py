@@ -165,3 +165,59 @@ def test_several_words_narrow_the_search(client, world):
     assert names("仁和家园 1栋 李") == {"李淑芬"}
     assert names("1栋 zs") == {"张三"}
     assert names("仁和家园 5栋") == set()
+
+
+def test_the_place_filter_lists_the_first_places_in_the_trees_order(client, world, monkeypatch):
+    from tongxin.areas.models import Level
+    from tongxin.people import views
+
+    client.force_login(world.district_office)
+    places = Area.objects.filter(level__in=[Level.COMMUNITY, Level.ESTATE, Level.ZONE])
+    in_order = list(places.order_by("path"))
+    assert len(in_order) >= 3
+    assert list(client.get(reverse("people:list")).context["areas"]) == in_order
+    monkeypatch.setattr(views, "FILTER_AREAS", 2)
+    assert list(client.get(reverse("people:list")).context["areas"]) == in_order[:2]
+    client.force_login(world.worker_b)  # community B: itself and what lies in it
+    shown = list(client.get(reverse("people:list")).context["areas"])
+    assert shown == [a for a in in_order if a.path.startswith(world.community_b.path)][:2]
+
+
+# sqlite_stat1 of areas_area in a district of 117,714 areas (bench/run --keep): the
+# level index's average over its levels, 115,000 of them households.
+DISTRICT_AREA_STATS = {
+    "areas_area_level_d33873_idx": "117714 19619 1",
+    "sqlite_autoindex_areas_area_1": "117714 1",
+}
+
+
+def test_the_place_filter_is_found_on_the_index_of_level_and_path(client, world):
+    """The register's place filter of a district office: read on the index of level and
+    path (SQLite walked the path index through every household of the district to find
+    the first 300 communities, estates and grids: 30 ms a page at 117,000 areas)."""
+    if connection.vendor != "sqlite":
+        return  # PostgreSQL's plan needs a district's statistics (bench/README)
+    client.force_login(world.district_office)
+    with CaptureQueriesContext(connection) as ctx:
+        client.get(reverse("people:list"))
+    (sql,) = [
+        q["sql"]
+        for q in ctx.captured_queries
+        if 'FROM "areas_area"' in q["sql"] and "IN (30" in q["sql"]
+    ]
+    with connection.cursor() as cursor:
+        try:
+            cursor.execute("ANALYZE")
+            cursor.execute("DELETE FROM sqlite_stat1 WHERE tbl = 'areas_area'")
+            for index, stat in DISTRICT_AREA_STATS.items():
+                cursor.execute(
+                    "INSERT INTO sqlite_stat1 (tbl, idx, stat) VALUES ('areas_area', %s, %s)",
+                    [index, stat],
+                )
+            cursor.execute("ANALYZE sqlite_schema")  # reload the statistics
+            cursor.execute("EXPLAIN QUERY PLAN " + sql)
+            plan = " ".join(row[-1] for row in cursor.fetchall())
+        finally:
+            cursor.execute("DELETE FROM sqlite_stat1")
+            cursor.execute("ANALYZE sqlite_schema")
+    assert "areas_area_level_d33873_idx" in plan, plan
