@@ -1087,6 +1087,13 @@ def add_demands(
     }
     true, false = True, False
     by_state: dict[str, int] = {}
+    latest = now_t - 60
+
+    def upto(t: int, at: int) -> int:
+        """``at``, or, were it after a minute ago, a moment between ``t`` and then: what
+        has happened by now, spread over the time there was for it (not piled up on
+        the last minute, nor in the future)."""
+        return at if at <= latest else t + int(rand() * max(0, latest - t))
 
     def make_chunk(made: int, size: int, event_pk: int) -> tuple[list, list, int]:
         """Demands ``made`` … ``made + size - 1`` of this call and their events (ids from
@@ -1123,7 +1130,8 @@ def add_demands(
             # (T2 at the deadline, T3 a week later, T4 two weeks after that) and is
             # rarer the older it is; a resolved demand is visited within days, a
             # returned one sent out again. Only 缓办 lasts, and not past OPEN_AT_MOST.
-            if age < limit and u < 0.6:
+            if age < limit and rand() * limit < limit - 0.9 * age:
+                # Open, the likelier the younger: all at first, a tenth at its deadline.
                 state = ("submitted", "dispatched", "accepted", "in_progress")[int(rand() * 4)]
             elif limit <= age < OPEN_AT_MOST and u * age * age < OVERDUE_SHARE * limit * limit:
                 state = ("dispatched", "in_progress")[int(rand() * 2)]
@@ -1140,10 +1148,8 @@ def add_demands(
             elif u < 0.06 and age < OPEN_AT_MOST:
                 state = "in_progress"
                 postponed = true  # 缓办
-            elif u < 0.20 and age < limit + 3 * DAY:
-                state = "resolved"  # waiting for its return visit
             else:
-                state = "closed"
+                state = "closed"  # or waiting for its return visit, when that is to come
             open_ = state in ("submitted", "dispatched", "accepted", "in_progress", "returned")
             if open_ and not postponed and deadline <= now_t:
                 # The sweep has moved it up, tier by tier.
@@ -1170,7 +1176,7 @@ def add_demands(
             )
             event_pk += 1
             if state not in ("submitted", "withdrawn", "merged") or rand() < 0.5:
-                t += 600 + int(rand() * 14400)
+                t = upto(t, t + 600 + int(rand() * 14400))
                 first_response = t
                 ev(
                     (
@@ -1203,7 +1209,7 @@ def add_demands(
                 event_pk += 2
                 handler = worker
                 if state not in ("dispatched",):
-                    t += 300 + int(rand() * 7200)
+                    t = upto(t, t + 300 + int(rand() * 7200))
                     ev(
                         (
                             event_pk,
@@ -1220,7 +1226,7 @@ def add_demands(
                     )
                     event_pk += 1
                     if state not in ("accepted",):
-                        t += 600 + int(rand() * 3600)
+                        t = upto(t, t + 600 + int(rand() * 3600))
                         ev(
                             (
                                 event_pk,
@@ -1237,7 +1243,7 @@ def add_demands(
                         )
                         event_pk += 1
             for up in range(2, tier + 1):
-                t_up = min(created + limit + TIER_AFTER[up], now_t - 60)
+                t_up = upto(t, created + limit + TIER_AFTER[up])
                 ev(
                     (
                         event_pk,
@@ -1254,19 +1260,27 @@ def add_demands(
                 )
                 event_pk += 1
                 t = max(t, t_up)
+            if state in ("resolved", "closed"):
+                took = int(limit * (0.1 + 1.2 * rand() ** 1.5))
+                resolved = max(created + took, t + 60)
+                if resolved > latest and deadline > now_t:
+                    # Not done by now, and still within its time: being worked on.
+                    state, open_, resolved = "in_progress", true, None
+                else:
+                    resolved = upto(t, resolved)
             if tier > 1 and open_ and not postponed:
                 if tier == 4:  # until the next dispatch meeting
                     deadline = now_t + DAY * (1 + int(rand() * 20))
                     warn = deadline - DAY
-                else:  # the tier's own limit from the moment it went up
-                    deadline = t + TIER_DAYS[tier]
+                else:  # the tier's own limit from the moment it went up, at least its own
+                    deadline = max(t + TIER_DAYS[tier], deadline)
                     warn = deadline - TIER_DAYS[tier] // 4
             if state == "returned":
                 ev(
                     (
                         event_pk,
                         pk,
-                        clock(t + 3600),
+                        clock(upto(t, t + 3600)),
                         "returned",
                         worker,
                         false,
@@ -1283,7 +1297,7 @@ def add_demands(
                     (
                         event_pk,
                         pk,
-                        clock(t + 1800),
+                        clock(upto(t, t + 1800)),
                         "merged",
                         secretary,
                         true,
@@ -1299,7 +1313,7 @@ def add_demands(
                     (
                         event_pk,
                         pk,
-                        clock(t + 1800),
+                        clock(upto(t, t + 1800)),
                         "withdrawn",
                         None,
                         true,
@@ -1315,7 +1329,7 @@ def add_demands(
                     (
                         event_pk,
                         pk,
-                        clock(t + 3600),
+                        clock(upto(t, t + 3600)),
                         "postponed",
                         secretary,
                         false,
@@ -1327,9 +1341,6 @@ def add_demands(
                 )
                 event_pk += 1
             elif state in ("resolved", "closed"):
-                took = int(limit * (0.1 + 1.2 * rand() ** 1.5))
-                resolved = min(created + took, now_t - 60)
-                resolved = max(resolved, t + 60) if t + 60 < now_t else resolved
                 on_time = resolved <= deadline
                 answer = ANSWERS[pk % 3]
                 if state == "closed" and rand() < 0.03:
@@ -1394,7 +1405,10 @@ def add_demands(
                 )
                 event_pk += 1
                 if state == "closed":
-                    closed = min(resolved + 3600 + int(rand() * 172800), now_t)
+                    closed = resolved + 3600 + int(rand() * 172800)
+                    if closed > latest:  # its return visit is still to come
+                        state, closed = "resolved", None
+                if state == "closed":
                     v = rand()
                     satisfaction = "satisfied" if v < 0.86 else ("basically" if v < 0.97 else "")
                     if not satisfaction:
@@ -1423,7 +1437,7 @@ def add_demands(
                         (
                             event_pk,
                             pk,
-                            clock(min((closed or resolved) + 86400, now_t)),
+                            clock(upto(closed or resolved, (closed or resolved) + 86400)),
                             "rated",
                             None,
                             true,
@@ -1611,10 +1625,11 @@ def open_work(district: District, now: dt.datetime | None = None) -> dict:
     """The shape of the open work generated, for the results and the generator's test:
     how much is open at each tier, at the dispatch meeting, 缓办 and waiting for a
     return visit; the oldest of each in days; overdue work the sweep would still move
-    up; open escalated demands not with the office their tier hands them to."""
+    up; open escalated demands not with the office their tier hands them to; whether
+    the events pile up on the moment of generation."""
     from django.db.models import Count, Min, Q
 
-    from tongxin.demands.models import OPEN_STATES, Demand
+    from tongxin.demands.models import OPEN_STATES, Demand, DemandEvent
 
     now = now or dt.datetime.now(dt.UTC)
     open_ = Demand.objects.filter(state__in=OPEN_STATES)
@@ -1626,6 +1641,11 @@ def open_work(district: District, now: dt.datetime | None = None) -> dict:
         return None if t is None else round((now - t).total_seconds() / DAY, 1)
 
     tiers = dict(working.values_list("tier").annotate(n=Count("pk")).order_by("tier"))
+    events = DemandEvent.objects.all()
+    last_day = events.filter(at__gt=now - dt.timedelta(days=1), at__lte=now).count()
+    week_before = events.filter(
+        at__gt=now - dt.timedelta(days=8), at__lte=now - dt.timedelta(days=1)
+    ).count()
     return {
         "open": open_.count(),
         "by_tier": {t: tiers.get(t, 0) for t in (1, 2, 3, 4)},
@@ -1635,10 +1655,14 @@ def open_work(district: District, now: dt.datetime | None = None) -> dict:
         "oldest_postponed_days": days(
             open_.filter(postponed=True).aggregate(t=Min("created_at"))["t"]
         ),
-        "oldest_waiting_visit_days": days(
-            Demand.objects.filter(state="resolved").aggregate(t=Min("created_at"))["t"]
+        "longest_wait_for_a_visit_days": days(
+            Demand.objects.filter(state="resolved").aggregate(t=Min("resolved_at"))["t"]
         ),
         "due_for_the_sweep": working.filter(tier__lt=4, deadline__lte=now).count(),
+        # The last day's events beside the daily average of the week before it (about
+        # 1 where nothing piles up on the moment of generation), and those after it.
+        "last_day_events_ratio": round(last_day / (week_before / 7), 2) if week_before else None,
+        "events_ahead": events.filter(at__gt=now).count(),
         "with_the_wrong_office": escalated.filter(
             Q(tier=2) & ~Q(handler__in=secretaries)
             | Q(tier=3) & ~Q(handler__in=list(district.street_users.values()))
@@ -1738,14 +1762,15 @@ def main() -> int:
     args = parser.parse_args()
     setup_django(args.database_url)
     district = build_district(args.residents)
-    stats = add_demands(district, args.demands)
+    now = dt.datetime.now(dt.UTC)
+    stats = add_demands(district, args.demands, now=now)
     print(
         f"{stats.demands:,} demands and {stats.events:,} events in {stats.seconds:.1f} s: "
         f"{stats.rate:,.0f} demands/s (goal 20,000/s: {'met' if stats.rate >= 20000 else 'NOT MET'})"
     )
     print("states:", ", ".join(f"{k} {v}" for k, v in sorted(stats.by_state.items())))
     print(f"analyze: {analyze():.1f} s")
-    work = open_work(district)
+    work = open_work(district, now)  # as generated (the sweep comes every minute)
     print("open work:", describe_open_work(work))
     if args.json:
         print(json.dumps({"rate": stats.rate, "open_work": work}))
