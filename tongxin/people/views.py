@@ -38,9 +38,9 @@ def filter_places(scope):
 def _filter_areas(scope) -> list[Area]:
     """Communities, estates and grids a user can narrow the list to: the first
     FILTER_AREAS of them in the tree's order. Found on the index of level and path and
-    put in order here: asked for in path order with a limit, both databases walked the
-    path index through every building and household between them (a district's
-    117,000 areas: 30 ms of every page of the register)."""
+    put in order here: asked for in path order with a limit, SQLite walked the path
+    index through every building and household between them (a district's 117,000
+    areas: 30 ms of every page of the register)."""
     places = sorted(filter_places(scope))[:FILTER_AREAS]
     found = Area.objects.in_bulk([pk for _path, pk in places])
     return [found[pk] for _path, pk in places if pk in found]
