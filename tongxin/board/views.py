@@ -194,19 +194,14 @@ HOT_PER_PAGE = 20
 
 def _hot_parts(scope, user) -> dict:
     """How :func:`hot.stored_groups` may count a staff member's groups from the links:
-    the communities of their area (whole, at community level or above) and the demands
-    they handle elsewhere. Below a community (a grid), over the demands."""
-    if scope.everything:
-        return {
-            "communities": list(
-                Area.objects.filter(level=Level.COMMUNITY).values_list("pk", flat=True)
-            )
-        }
-    if scope.area is None or scope.area.level > Level.COMMUNITY:
+    the communities of their area (whole, at community level or above, as the rollup
+    has them) and the demands they handle elsewhere. Below a community (a grid), over
+    the demands."""
+    communities = rollup.community_ids(None if scope.everything else scope.area)
+    if communities is None:
         return {}
-    communities = scope.areas().filter(level=Level.COMMUNITY).values_list("pk", flat=True)
-    _here, elsewhere = scope.demand_parts(user)
-    return {"communities": list(communities), "elsewhere": elsewhere}
+    parts = scope.demand_parts(user)
+    return {"communities": communities, "elsewhere": parts[1] if len(parts) == 2 else None}
 
 
 @login_required
