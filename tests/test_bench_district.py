@@ -72,3 +72,9 @@ def test_what_happened_is_spread_over_the_days_not_piled_on_the_last(generated):
     work = generated["open_work"]
     assert work["events_ahead"] == 0, work
     assert 0.5 < work["last_day_events_ratio"] < 1.5, work
+
+
+def test_the_database_is_left_in_wal_mode(generated):
+    # The load runs without a journal (as without waiting for the disk); Tongxin's
+    # SQLite runs in WAL mode, and the database is left so.
+    assert generated["journal_mode"] == "wal"
