@@ -21,6 +21,7 @@ import json
 import os
 import platform
 import re
+import resource
 import secrets
 import shutil
 import signal
@@ -89,7 +90,53 @@ def cpu_times() -> tuple[int, int]:
     return sum(fields) - idle, sum(fields)
 
 
-def wrk(base: str, script: str, args: list[str], seconds: float, timeout: int = 60) -> dict:
+def process_cpu() -> dict[int, tuple[str, int, int]]:
+    """pid → (name, parent pid, user + system jiffies) of every process now."""
+    out = {}
+    for p in Path("/proc").iterdir():
+        if not p.name.isdigit():
+            continue
+        try:
+            stat = (p / "stat").read_text()
+        except OSError:
+            continue
+        name = stat[stat.index("(") + 1 : stat.rindex(")")]
+        f = stat[stat.rindex(")") + 2 :].split()
+        out[int(p.name)] = (name, int(f[1]), int(f[11]) + int(f[12]))
+    return out
+
+
+def cpu_split(
+    before: dict, after: dict, master: int | None, requests: int, wrk_ms: float, busy: int
+) -> dict:
+    """Milliseconds of CPU per request, by who spent them: the server's workers (the
+    gunicorn master's children), wrk, the database server (PostgreSQL's processes) and
+    the rest of the machine's processes; "kernel" is the busy time no process was
+    charged with (interrupts, and what the loopback network does in them)."""
+    tick = 1000 / os.sysconf("SC_CLK_TCK")
+    split = {"workers": 0, "wrk": wrk_ms / tick, "database": 0, "other": 0}
+    for pid, (name, ppid, jiffies) in after.items():
+        spent = jiffies - (before[pid][2] if pid in before else 0)
+        if master is not None and ppid == master:
+            split["workers"] += spent
+        elif name == "wrk":
+            split["wrk"] += spent
+        elif name == "postgres":
+            split["database"] += spent
+        else:
+            split["other"] += spent
+    split["kernel"] = max(0, busy - sum(split.values()))
+    return {k: v * tick / max(requests, 1) for k, v in split.items()}
+
+
+def wrk(
+    base: str,
+    script: str,
+    args: list[str],
+    seconds: float,
+    timeout: int = 60,
+    master: int | None = None,
+) -> dict:
     cmd = [
         "wrk",
         f"-t{THREADS}",
@@ -104,7 +151,12 @@ def wrk(base: str, script: str, args: list[str], seconds: float, timeout: int = 
     ]
     env = {**os.environ, "BENCH_LUA_DIR": str(LUA)}
     busy0, total0 = cpu_times()
+    procs0 = process_cpu()
+    waited0 = resource.getrusage(resource.RUSAGE_CHILDREN)
     out = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=seconds + 300)
+    waited1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    procs1 = process_cpu()
+    wrk_ms = 1000 * (waited1.ru_utime + waited1.ru_stime - waited0.ru_utime - waited0.ru_stime)
     busy1, total1 = cpu_times()
     # How busy the cores were: near 100 % a figure is bound by the work done on them; well
     # below, by waiting (a lock, the disk).
@@ -115,6 +167,9 @@ def wrk(base: str, script: str, args: list[str], seconds: float, timeout: int = 
             res["seconds"] = res["duration_us"] / 1e6
             res["cpu_busy"] = cpu_busy
             res["rps"] = res["requests"] / res["seconds"] if res["seconds"] else 0.0
+            res["cpu_ms"] = cpu_split(
+                procs0, procs1, master, res["requests"], wrk_ms, busy1 - busy0
+            )
             for k in ("p50", "p95", "p99", "max"):
                 res[k] = res[k] / 1000.0  # µs → ms
             return res
@@ -304,13 +359,14 @@ def child(args: argparse.Namespace) -> int:
 
         def run(name: str, script: str, wargs: list[str], seconds: float, **kw) -> dict:
             nonlocal served
-            res = wrk(base, script, wargs, seconds, **kw)
+            res = wrk(base, script, wargs, seconds, master=server.pid, **kw)
             served += res["requests"] + drain(base)
             rows[name] = res
             log(
                 f"{vendor}: {name}: {res['rps']:.1f} req/s, p50 {res['p50']:.1f} ms, "
                 f"p95 {res['p95']:.1f} ms, p99 {res['p99']:.1f} ms, statuses {res['statuses']}"
-                f", errors {res['errors']}, CPU {res['cpu_busy']:.0%} busy"
+                f", errors {res['errors']}, CPU {res['cpu_busy']:.0%} busy; CPU ms a request: "
+                + ", ".join(f"{k} {v:.2f}" for k, v in res["cpu_ms"].items())
             )
             return res
 
@@ -795,6 +851,22 @@ def parent(args: argparse.Namespace) -> int:
     return 0
 
 
+CPU_PARTS = "the server's workers / wrk / the database server / other processes and the kernel"
+
+
+def cpu_lines(r: dict) -> str:
+    """Where each write measurement's CPU went (:func:`cpu_split`), as one line."""
+    out = []
+    for name in ("hello", "insert", "intake_form", "intake_api"):
+        ms = r["rows"].get(name, {}).get("cpu_ms")
+        if ms:
+            out.append(
+                f"{name} {ms['workers']:.2f} / {ms['wrk']:.2f} / {ms['database']:.2f} / "
+                f"{ms['other'] + ms['kernel']:.2f}"
+            )
+    return "; ".join(out)
+
+
 def write_results(path: Path, args, results: list[dict], text: str, missed: int) -> None:
     from district import describe_open_work
 
@@ -829,6 +901,9 @@ def write_results(path: Path, args, results: list[dict], text: str, missed: int)
             + f"; whole run {r['wall_seconds'] / 60:.0f} min. Read paths: "
             + ", ".join(f"`{p}`" for p in r["read_paths"].values())
         )
+        split = cpu_lines(r)
+        if split:
+            extras.append(f"- {name}: CPU a request, in ms ({CPU_PARTS}): {split}")
     body = f"""# Benchmark results
 
 Made by `bench/run` (see [README](README.md#everything-at-once--run)). Every figure is

@@ -1,0 +1,67 @@
+"""bench/run.py's CPU split under load: each process's CPU counted once, where it belongs."""
+
+import importlib.util
+import os
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def load_run():
+    spec = importlib.util.spec_from_file_location("bench_run", ROOT / "bench" / "run.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_cpu_is_split_between_workers_wrk_the_database_and_the_rest():
+    run = load_run()
+    tick = 1000 / os.sysconf("SC_CLK_TCK")  # ms a jiffy
+    before = {
+        10: ("gunicorn", 1, 100),  # the master
+        11: ("gunicorn", 10, 500),  # a worker
+        12: ("gunicorn", 10, 700),
+        20: ("postgres", 1, 40),
+        30: ("kworker/u8:1-events", 2, 5),
+    }
+    after = {
+        10: ("gunicorn", 1, 101),
+        11: ("gunicorn", 10, 600),
+        12: ("gunicorn", 10, 800),
+        13: ("gunicorn", 10, 50),  # a worker started during the run: all of it
+        20: ("postgres", 1, 60),
+        21: ("postgres", 20, 20),
+        # A kernel worker renamed by its next job is the same process.
+        30: ("kworker/u8:1-flush", 2, 9),
+    }
+    busy = 500  # jiffies the whole machine was busy
+    split = run.cpu_split(before, after, 10, 100, wrk_ms=30 * tick, busy=busy)
+    assert split == {
+        "workers": 250 * tick / 100,
+        "wrk": 30 * tick / 100,
+        "database": 40 * tick / 100,
+        "other": 5 * tick / 100,  # the master and the kernel worker
+        "kernel": (500 - 250 - 30 - 40 - 5) * tick / 100,
+    }
+    # Per request and in ms.
+    assert run.cpu_split({}, {11: ("gunicorn", 10, 7)}, 10, 7, 0.0, 7)["workers"] == tick
+
+
+def test_the_results_name_where_each_write_requests_cpu_went():
+    run = load_run()
+    r = {
+        "rows": {
+            "hello": {
+                "cpu_ms": {"workers": 0.5, "wrk": 0.1, "database": 0, "other": 0.01, "kernel": 0.02}
+            },
+            "intake_form": {
+                "cpu_ms": {"workers": 2.5, "wrk": 0.1, "database": 0.4, "other": 0.0, "kernel": 0.0}
+            },
+            "ledger_first": {
+                "cpu_ms": {"workers": 6.0, "wrk": 0.2, "database": 0, "other": 0, "kernel": 0}
+            },
+        }
+    }
+    assert (
+        run.cpu_lines(r) == "hello 0.50 / 0.10 / 0.00 / 0.03; intake_form 2.50 / 0.10 / 0.40 / 0.00"
+    )
