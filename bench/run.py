@@ -230,11 +230,8 @@ def child(args: argparse.Namespace) -> int:
     pg_db = None
     if vendor == "postgres":
         pg_db = f"tongxin_bench_pg_{os.getpid()}"
-        admin = PG_ADMIN_URL
-        subprocess.run(
-            ["psql", admin, "-qc", f"CREATE DATABASE {pg_db}"], check=True, capture_output=True
-        )
-        os.environ["DATABASE_URL"] = admin.rsplit("/", 1)[0] + "/" + pg_db
+        admin_sql(f"CREATE DATABASE {pg_db}")
+        os.environ["DATABASE_URL"] = PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + pg_db
     else:
         os.environ.pop("DATABASE_URL", None)
     sys.path[:0] = [str(ROOT), str(BENCH)]
@@ -450,10 +447,10 @@ def child(args: argparse.Namespace) -> int:
         else:
             shutil.rmtree(data_dir, ignore_errors=True)
             if pg_db:
-                subprocess.run(
-                    ["psql", PG_ADMIN_URL, "-qc", f"DROP DATABASE IF EXISTS {pg_db} WITH (FORCE)"],
-                    capture_output=True,
-                )
+                try:
+                    admin_sql(f"DROP DATABASE IF EXISTS {pg_db} WITH (FORCE)")
+                except Exception as e:
+                    log(f"{vendor}: could not drop database {pg_db}: {e}")
     Path(args.result).write_text(json.dumps(result, indent=1, default=str))
     return 0
 
@@ -806,11 +803,37 @@ def machine() -> dict:
     }
 
 
+def admin_sql(sql: str) -> None:
+    """One statement on the PostgreSQL server's admin database (CREATE/DROP DATABASE)."""
+    import psycopg
+
+    with psycopg.connect(PG_ADMIN_URL, autocommit=True, connect_timeout=5) as con:
+        con.execute(sql)
+
+
+def postgres_missing() -> str | None:
+    """Why the PostgreSQL server of ``BENCH_PG_URL`` cannot be used, or None."""
+    try:
+        admin_sql("SELECT 1")
+    except Exception as e:  # psycopg's OperationalError, a bad URL …
+        return f"{e.__class__.__name__}: {str(e).strip().splitlines()[0] if str(e) else ''}"
+    return None
+
+
 def parent(args: argparse.Namespace) -> int:
+    vendors = ["sqlite", "postgres"] if args.database == "both" else [args.database]
+    if "postgres" in vendors and (why := postgres_missing()):
+        # Before the SQLite half, not after it: nothing measured is thrown away.
+        print(
+            f"PostgreSQL is not reachable at {PG_ADMIN_URL} ({why}).\n"
+            "Start it, point BENCH_PG_URL at a server (its admin database, a user that may"
+            " create databases), or measure SQLite alone: bench/run --database sqlite",
+            file=sys.stderr,
+        )
+        return 2
     if shutil.which("wrk") is None:
         print("wrk is missing: apt-get install wrk (bench/run does it)", file=sys.stderr)
         return 2
-    vendors = ["sqlite", "postgres"] if args.database == "both" else [args.database]
     results = []
     started = time.perf_counter()
     for vendor in vendors:

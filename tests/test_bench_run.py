@@ -65,3 +65,24 @@ def test_the_results_name_where_each_write_requests_cpu_went():
     assert (
         run.cpu_lines(r) == "hello 0.50 / 0.10 / 0.00 / 0.03; intake_form 2.50 / 0.10 / 0.40 / 0.00"
     )
+
+
+def test_an_unreachable_postgresql_is_said_before_anything_is_measured():
+    # Before: the SQLite half ran for minutes, then the PostgreSQL half failed on psql
+    # and no table was printed.
+    import subprocess
+    import sys
+
+    env = {**os.environ, "BENCH_PG_URL": "postgres://postgres@127.0.0.1:1/postgres"}
+    done = subprocess.run(
+        [sys.executable, "bench/run.py", "--database", "both", "--quick"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 2
+    assert "PostgreSQL is not reachable at postgres://postgres@127.0.0.1:1/postgres" in done.stderr
+    assert "bench/run --database sqlite" in done.stderr
+    assert "== sqlite" not in done.stdout  # nothing was started
