@@ -16,8 +16,9 @@ return visits done within days (``OVERDUE_SHARE``, ``OPEN_AT_MOST``).
 Every row is computed in Python with integer arithmetic (times are epoch seconds,
 formatted through two lookup tables) and written with the fastest bulk path of the
 database: ``COPY … FROM STDIN`` through psycopg 3 on PostgreSQL, ``executemany`` of
-many-row ``INSERT``s on SQLite (``PRAGMA synchronous=OFF`` and ``foreign_keys=OFF``
-only while it writes), 20,000 demands per transaction. The demands are made by one
+many-row ``INSERT``s on SQLite (``PRAGMA journal_mode=OFF``, ``synchronous=OFF`` and
+``foreign_keys=OFF`` only while it writes; WAL again after), 20,000 demands per
+transaction. The demands are made by one
 process per CPU (``BENCH_GEN_PROCESSES``) taking chunks in turns: the random
 generator's state goes round with the work, so the rows are the same, id for id,
 whatever the number of processes (see :func:`_run_chunks`). Primary keys are assigned
