@@ -123,6 +123,12 @@ DATABASES = {
     )
 }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    if _env_bool("TONGXIN_SQLITE_WRITER_QUEUE", True):
+        # Django's backend with the writers queued on a lock file (tongxin.core.sqlite).
+        DATABASES["default"]["ENGINE"] = "tongxin.core.sqlite"
+        # Tests in memory, as Django's own SQLite backend has them (pytest-django knows
+        # that backend by its name only).
+        DATABASES["default"].setdefault("TEST", {}).setdefault("NAME", ":memory:")
     # WAL lets readers and one writer work at once; IMMEDIATE makes a writing
     # transaction take the lock at BEGIN, so two writers queue instead of failing
     # with "database is locked" half-way through. The connection is kept between
