@@ -16,9 +16,10 @@ import functools
 import hashlib
 import time
 from collections.abc import Callable
+from contextlib import nullcontext
 
 from django.conf import settings
-from django.db import connection
+from django.db import connection, transaction
 from django.http import HttpRequest, HttpResponse
 from django.utils.translation import gettext as _
 
@@ -60,7 +61,11 @@ def _hit(bucket: str, limit: int, now: float, failed: str | None = None) -> int:
     params = [_bucket(bucket), window]
     if failed is not None:
         params += [_bucket(failed), window]
-    with connection.cursor() as cursor:
+    # On SQLite a transaction of its own, so that the count queues with the other
+    # writers (tongxin.core.sqlite) instead of meeting them in SQLite's busy handler.
+    alone = connection.vendor == "sqlite" and not connection.in_atomic_block
+    queued = transaction.atomic() if alone else nullcontext()
+    with queued, connection.cursor() as cursor:
         table = connection.ops.quote_name(RateCount._meta.db_table)
         cursor.execute((_COUNT if failed is None else _COUNT_AND_READ).format(t=table), params)
         # fetchall: SQLite ends the statement (and its write) only when it is stepped out.

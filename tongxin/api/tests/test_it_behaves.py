@@ -10,6 +10,7 @@ import pytest
 import time_machine
 from django.db import connection
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from tongxin.api import limits
@@ -342,3 +343,17 @@ def test_it_serves_the_reference_page_from_its_own_static_files(db):
     assert "/static/ninja/swagger-ui-bundle.js" in html
     assert "cdn" not in html.lower()
     assert "'unsafe-inline'" not in response.get("Content-Security-Policy", "")
+
+
+@pytest.mark.skipif(connection.vendor != "sqlite", reason="SQLite's writer queue")
+@pytest.mark.django_db(transaction=True)
+def test_on_sqlite_a_count_is_a_write_transaction_of_its_own():
+    """So that it queues with the other writers (tongxin.core.sqlite) rather than meet
+    them in SQLite's busy handler, which sleeps a millisecond or more."""
+    with CaptureQueriesContext(connection) as captured:
+        assert limits._hit("key:queued", 10, time.time()) == 0
+    sql = [q["sql"] for q in captured.captured_queries]
+    assert sql[0] == "BEGIN IMMEDIATE", sql
+    assert "api_ratecount" in sql[1], sql
+    assert not connection.in_atomic_block
+    assert RateCount.objects.get(bucket="key:queued").hits == 1
