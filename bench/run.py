@@ -98,11 +98,11 @@ def process_cpu() -> dict[int, tuple[str, int, int]]:
             continue
         try:
             stat = (p / "stat").read_text()
-        except OSError:
+            name = stat[stat.index("(") + 1 : stat.rindex(")")]
+            f = stat[stat.rindex(")") + 2 :].split()
+            out[int(p.name)] = (name, int(f[1]), int(f[11]) + int(f[12]))
+        except (OSError, ValueError, IndexError):
             continue
-        name = stat[stat.index("(") + 1 : stat.rindex(")")]
-        f = stat[stat.rindex(")") + 2 :].split()
-        out[int(p.name)] = (name, int(f[1]), int(f[11]) + int(f[12]))
     return out
 
 
@@ -191,15 +191,11 @@ def drain(base: str) -> int:
 def worker_rss(master: int) -> list[int]:
     """VmRSS (kB) of each child process of the gunicorn master."""
     out = []
-    for p in Path("/proc").iterdir():
-        if not p.name.isdigit():
+    for pid, (_name, ppid, _jiffies) in process_cpu().items():
+        if ppid != master:
             continue
         try:
-            stat = (p / "stat").read_text()
-            ppid = int(stat.rsplit(")", 1)[1].split()[1])
-            if ppid != master:
-                continue
-            for line in (p / "status").read_text().splitlines():
+            for line in Path(f"/proc/{pid}/status").read_text().splitlines():
                 if line.startswith("VmRSS:"):
                     out.append(int(line.split()[1]))
         except (OSError, ValueError, IndexError):
