@@ -366,6 +366,9 @@ def child(args: argparse.Namespace) -> int:
         # --- intake and its ceilings -------------------------------------------------------
         run("hello", "get.lua", ["/bench/hello"], read_seconds)
         run("insert", "insert.lua", [], write_seconds)
+        count = demand_count()
+        run("rows", "insert.lua", ["/bench/rows"], write_seconds)
+        rows["rows"]["created"] = demand_count() - count
         status, headers, body = http(base + ctx["form_path"])
         cookie = SimpleCookie()
         for value in headers.get_all("Set-Cookie") or []:
@@ -704,6 +707,17 @@ def table(results: list[dict]) -> tuple[list[list[str]], int]:
             "(reference)",
             None,
         )
+        if own := rows.get("rows"):
+            # What the database's part of an intake alone leaves of the ceiling.
+            rate = own.get("created", 0) / own["seconds"] if own["seconds"] else 0.0
+            add(
+                f"{v}: an intake's three rows alone, /bench/rows",
+                f"{fmt_rate(rate)} created (p95 {own['p95']:.0f} ms{busy(own)})",
+                f"{fmt_rate(ceiling['rps'])} /bench/insert",
+                rate / ceiling["rps"] if ceiling["rps"] else None,
+                "(reference: the database's part of an intake)",
+                None,
+            )
         hello = rows["hello"]
         add(
             f"{v}: read ceiling, /bench/hello",
@@ -876,7 +890,7 @@ CPU_PARTS = "the server's workers / wrk / the database server / other processes 
 def cpu_lines(r: dict) -> str:
     """Where each write measurement's CPU went (:func:`cpu_split`), as one line."""
     out = []
-    for name in ("hello", "insert", "intake_form", "intake_api"):
+    for name in ("hello", "insert", "rows", "intake_form", "intake_api"):
         ms = r["rows"].get(name, {}).get("cpu_ms")
         if ms:
             out.append(

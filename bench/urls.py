@@ -7,5 +7,6 @@ from bench import views
 urlpatterns = [
     path("bench/hello", views.hello),
     path("bench/insert", views.insert),
+    path("bench/rows", views.rows),
     path("", include("tongxin.urls")),
 ]
