@@ -1,6 +1,7 @@
 """What one intake request costs, in one process, beside the framework ceiling (not a
-test, not part of the table): the CPU time of the public form POST, the API POST and
-``/bench/insert`` through Django's WSGI handler — every middleware, as gunicorn calls
+test, not part of the table): the CPU time of the public form POST, the API POST,
+``/bench/insert`` and ``/bench/rows`` (an intake's three rows alone) through Django's
+WSGI handler — every middleware, as gunicorn calls
 it — and, on PostgreSQL, the server's CPU for the same requests (read from
 ``/proc/<backend pid>/stat``: the database works on the same cores under load).
 
@@ -131,13 +132,15 @@ def main() -> int:
     parser.add_argument("--demands", type=int, default=100_000, help="demands already there")
     parser.add_argument("--requests", type=int, default=400, help="requests per round")
     parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--profile", choices=["form", "api", "insert"], help="cProfile one kind")
+    parser.add_argument(
+        "--profile", choices=["form", "api", "insert", "rows"], help="cProfile one kind"
+    )
     parser.add_argument(
         "--profile-out", metavar="FILE", help="with --profile: also save the stats (pstats) to FILE"
     )
     parser.add_argument(
         "--breakdown",
-        choices=["form", "api", "insert"],
+        choices=["form", "api", "insert", "rows"],
         help="time spent in each step of one kind (BREAKDOWN), without a profiler's overhead",
     )
     args = parser.parse_args()
@@ -232,10 +235,19 @@ def main() -> int:
     def insert() -> dict:
         return environ("POST", "/bench/insert")
 
+    def rows() -> dict:
+        return environ("POST", "/bench/rows")
+
     def hello() -> dict:
         return environ("GET", "/bench/hello")
 
-    kinds = {"hello": (hello, 200), "insert": (insert, 200), "form": (form, 302), "api": (api, 201)}
+    kinds = {
+        "hello": (hello, 200),
+        "insert": (insert, 200),
+        "rows": (rows, 200),
+        "form": (form, 302),
+        "api": (api, 201),
+    }
     for make, want in kinds.values():  # warm up: imports, prepared statements, caches
         for _ in range(20):
             if (got := call(make())) != want:
