@@ -86,3 +86,68 @@ def test_an_unreachable_postgresql_is_said_before_anything_is_measured():
     assert "PostgreSQL is not reachable at postgres://postgres@127.0.0.1:1/postgres" in done.stderr
     assert "bench/run --database sqlite" in done.stderr
     assert "== sqlite" not in done.stdout  # nothing was started
+
+
+def _wrk(rps: float, p95: float = 10.0, status: str = "200", **extra) -> dict:
+    requests = int(rps * 10)
+    return {
+        "rps": rps,
+        "requests": requests,
+        "seconds": 10.0,
+        "p50": p95 / 2,
+        "p95": p95,
+        "p99": p95 * 1.5,
+        "statuses": {status: requests},
+        "errors": {"timeout": 0},
+        "cpu_busy": 0.9,
+        **extra,
+    }
+
+
+def _result() -> dict:
+    reads = (
+        "ledger_first",
+        "ledger_deep",
+        "ledger_community",
+        "demand_page",
+        "demand_new_page",
+        "board_community",
+        "board_street",
+        "dashboard_street",
+    )
+    return {
+        "vendor": "sqlite",
+        "generation": {"demands": 1000, "events": 7000, "rate": 25000.0, "seconds": 0.04},
+        "rows": {
+            "hello": _wrk(3000.0, 3.0),
+            "insert": _wrk(2000.0),
+            "rows": _wrk(1100.0, created=11000),
+            "intake_form": _wrk(800.0, status="302", created=8000),
+            "intake_api": _wrk(600.0, status="201", created=6000),
+            **{name: _wrk(400.0, 30.0) for name in reads},
+        },
+        "db_ceiling": {"rps": 20000.0},
+        "sweep_small": {"seconds": 1.0, "table": 100, "due": 10, "escalated": 10},
+        "sweep_large": {"seconds": 1.1, "table": 1000, "due": 10, "escalated": 10},
+        "rss_start_kb": [100_000, 100_000],
+        "rss_end_kb": [110_000, 110_000],
+        "requests_served": 20000,
+        "ledger_page": 1000,
+    }
+
+
+def test_an_intakes_rows_alone_are_a_reference_beside_the_ceiling():
+    run = load_run()
+    rows, missed = run.table([_result()])
+    (line,) = [r for r in rows if "/bench/rows" in r[0]]
+    name, figure, ceiling, ratio, goal, verdict = line
+    assert name == "SQLite: an intake's three rows alone, /bench/rows"
+    assert figure.startswith("1,100/s created") and ceiling == "2,000/s /bench/insert"
+    assert ratio == "0.55" and verdict == "—" and goal.startswith("(reference")
+    # Only the two intakes miss their goal; the reference row is no goal.
+    assert missed == 2
+    # A result from before /bench/rows existed still makes a table, without the row.
+    old = _result()
+    del old["rows"]["rows"]
+    rows, missed = run.table([old])
+    assert not [r for r in rows if "/bench/rows" in r[0]] and missed == 2
