@@ -27,6 +27,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from tongxin.accounts.models import User, UserRole
 from tongxin.accounts.scope import Scope, get_demand_for, scope_for
+from tongxin.areas.models import Area
 from tongxin.audit.models import AuditEntry, record
 from tongxin.core.paging import keyed_page
 from tongxin.core.prepared import Prepared
@@ -118,10 +119,15 @@ class Section:
     narrow: Callable[[QuerySet[Demand]], QuerySet[Demand]]
     order: tuple[str, ...]
     mine: QuerySet[Demand]
+    # A tab of the demands located in the user's area alone (待派单, 待回访), not of
+    # those they handle elsewhere: the area (None: everywhere).
+    area_only: bool = False
+    area: Area | None = None
 
     @property
     def demands(self) -> QuerySet[Demand]:
-        return self.narrow(self.mine)
+        narrowed = self.narrow(self.mine)
+        return narrowed.within(self.area) if self.area_only else narrowed
 
 
 def work_sections(user: User, scope: Scope, now: dt.datetime) -> list[Section]:
@@ -137,9 +143,11 @@ def work_sections(user: User, scope: Scope, now: dt.datetime) -> list[Section]:
                 "dispatch",
                 gettext_lazy("待派单"),
                 gettext_lazy("新收到的群众诉求和被退回的诉求会出现在这里，等待您派单。"),
-                lambda qs: qs.filter(state__in=[State.SUBMITTED, State.RETURNED]).within(area),
+                lambda qs: qs.filter(state__in=[State.SUBMITTED, State.RETURNED]),
                 ("created_at", "id"),
                 mine,
+                area_only=True,
+                area=area,
             )
         )
     sections.append(
@@ -187,9 +195,11 @@ def work_sections(user: User, scope: Scope, now: dt.datetime) -> list[Section]:
                 "visit",
                 gettext_lazy("待回访"),
                 gettext_lazy("已办结、等待回访群众是否满意的诉求会出现在这里。"),
-                lambda qs: qs.filter(state=State.RESOLVED).within(area),
+                lambda qs: qs.filter(state=State.RESOLVED),
                 ("resolved_at", "id"),
                 mine,
+                area_only=True,
+                area=area,
             )
         )
     return sections
@@ -214,7 +224,15 @@ def part_counts(
         if i and not part.open().order_by().count():
             counted.append(dict.fromkeys((s.key for s in sections), 0))
             continue
-        counted.append({s.key: s.narrow(part).count() for s in sections})
+        # The first part is the area's demands (all of them for a scope of everything):
+        # a tab of the area's alone is counted there without asking for the area a
+        # second time — a subquery whose row count PostgreSQL cannot tell, for which
+        # the generic plan of a prepared statement read a district's demands community
+        # by community (84–134 ms a count, from the tenth on, instead of 1–2 ms) — and
+        # holds none of the others.
+        counted.append(
+            {s.key: 0 if i and s.area_only else s.narrow(part).count() for s in sections}
+        )
     return counted
 
 
