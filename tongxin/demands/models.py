@@ -184,7 +184,13 @@ def located_in(area: Area) -> Q:
 
 class DemandQuerySet(models.QuerySet):
     def open(self) -> DemandQuerySet:
-        return self.filter(state__in=OPEN_STATES)
+        # The open states are written into the SQL (core.lookups.ConstantIn): open work
+        # is a few per cent of the rows, which the generic plan of a prepared statement
+        # cannot know of states sent as parameters. With them as parameters PostgreSQL
+        # took a community's overdue demands (17) for 4,000 and, from about the tenth
+        # time a worker filtered the ledger by 红灯, walked the whole ledger's index for
+        # them: 19 ms → 330–360 ms at a million demands.
+        return self.filter(state__constant_in=OPEN_STATES)
 
     def within(self, area: Area | None) -> DemandQuerySet:
         if area is None:
