@@ -56,3 +56,25 @@ class ConstantIn(Lookup):
         lhs, params = self.process_lhs(compiler, connection)
         quoted = ", ".join(f"'{v}'" for v in map(str, values))
         return f"{lhs} IN ({quoted})", params
+
+
+@IntegerField.register_lookup
+class ConstantIntegersIn(Lookup):
+    """``field__constant_in=(30, 40, 50)``: ``IN`` with the whole numbers written into the
+    SQL rather than sent as parameters — the levels of a list of places, say.
+
+    For the same reason as :class:`Constant`: with the levels as parameters, the generic
+    plan of PostgreSQL's prepared statement guessed how many areas of a subtree have
+    them, took them for two, and read a district's 117,000 areas along the path index
+    (30 ms) instead of the few hundred along the index of level and path (0.1 ms). Only
+    ``int`` values are accepted, so nothing else can reach the SQL."""
+
+    lookup_name = "constant_in"
+    prepare_rhs = False
+
+    def as_sql(self, compiler, connection):
+        values = list(self.rhs) if isinstance(self.rhs, (list, tuple)) else []
+        if not values or not all(isinstance(v, int) and not isinstance(v, bool) for v in values):
+            raise TypeError(f"__constant_in takes whole numbers, not {self.rhs!r}")
+        lhs, params = self.process_lhs(compiler, connection)
+        return f"{lhs} IN ({', '.join(str(int(v)) for v in values)})", params

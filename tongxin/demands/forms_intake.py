@@ -143,7 +143,9 @@ def place_choices(
 ) -> dict[int, tuple[Area, str]]:
     """{pk: (area, label)} for the nodes of ``levels`` under ``root``, each labelled with
     those above it ("仁和家园 · 1栋") from the same single query."""
-    nodes = Area.objects.filter(path__startswith=root.path, depth__gt=root.depth, level__in=levels)
+    nodes = Area.objects.filter(
+        path__startswith=root.path, depth__gt=root.depth, level__constant_in=levels
+    )
     if scope is not None:
         nodes = scope.areas(nodes)
     names: dict[str, str] = {}

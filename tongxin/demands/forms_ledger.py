@@ -130,7 +130,7 @@ class LedgerFilterForm(StyledForm, forms.Form):
         # (level, path) index reads just these rows. The choice sent is checked against
         # the same queryset.
         area = self.fields["area"]
-        area.queryset = scope.areas().filter(level__in=_AREA_LEVELS)
+        area.queryset = scope.areas().filter(level__constant_in=_AREA_LEVELS)
 
         def areas() -> list:
             rows = sorted(area.queryset.order_by("level", "path"), key=lambda a: a.path)

@@ -60,7 +60,9 @@ def _by_name(scope: Scope, text: str) -> Area | None:
         raise Problem(400, _("address_string 过长。"))
     named = [
         (path, pk, level)
-        for pk, name, path, level in scope.areas(Area.objects.filter(level__in=MATCH_LEVELS))
+        for pk, name, path, level in scope.areas(
+            Area.objects.filter(level__constant_in=MATCH_LEVELS)
+        )
         .values_list("pk", "name", "path", "level")
         .iterator(chunk_size=2000)
         if name and name in text

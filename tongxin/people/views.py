@@ -29,7 +29,7 @@ def filter_places(scope):
     query :func:`_filter_areas` reads them with."""
     return (
         scope.areas()
-        .filter(level__in=[Level.COMMUNITY, Level.ESTATE, Level.ZONE])
+        .filter(level__constant_in=[Level.COMMUNITY, Level.ESTATE, Level.ZONE])
         .order_by()
         .values_list("path", "pk")
     )
