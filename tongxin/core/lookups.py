@@ -78,3 +78,23 @@ class ConstantIntegersIn(Lookup):
             raise TypeError(f"__constant_in takes whole numbers, not {self.rhs!r}")
         lhs, params = self.process_lhs(compiler, connection)
         return f"{lhs} IN ({', '.join(str(int(v)) for v in values)})", params
+
+
+@CharField.register_lookup
+class Common(Lookup):
+    """``field__common=value``: equality with a value that most rows have — the state
+    every demand ends in (已回访). PostgreSQL knows that from its statistics. SQLite keeps
+    no count per value: it took a district's 已回访 for a few hundred rows, fetched all
+    950,000 of them by the index of community and state and sorted them for the ledger's
+    first page (2.1 s), where walking the ledger's own index finds 31 at once (3 ms).
+    SQLite is told (``likelihood``: true for most rows), so it uses no index for it; the
+    other databases get a plain ``=``."""
+
+    lookup_name = "common"
+
+    def as_sql(self, compiler, connection):
+        lhs, lhs_params = self.process_lhs(compiler, connection)
+        rhs, rhs_params = self.process_rhs(compiler, connection)
+        if connection.vendor == "sqlite":
+            return f"likelihood({lhs} = {rhs}, 0.9375)", [*lhs_params, *rhs_params]
+        return f"{lhs} = {rhs}", [*lhs_params, *rhs_params]

@@ -74,7 +74,9 @@ def ledger_list(request: HttpRequest) -> HttpResponse:
         wanted = form.to_filter()
         # The rows of filtered(), a part of the scope at a time (page_parts).
         parts = scope.page_parts(request.user)
-        page = ledger.page_of(tuple(ledger.for_page(wanted.apply(p, now)) for p in parts), cursor)
+        page = ledger.page_of(
+            tuple(ledger.for_page(wanted.apply(p, now, paged=True)) for p in parts), cursor
+        )
     else:
         # Nothing asked: the whole scope, the page opened most. The form is built only
         # when it is drawn, which the page skips while the drawn one is in the cache

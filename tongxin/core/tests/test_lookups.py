@@ -33,3 +33,18 @@ def test_the_registers_places_name_their_levels_in_the_sql(world):
     sql, params = filter_places(scope_for(world.street_office)).query.sql_with_params()
     assert '"level" IN (30, 40, 50)' in sql
     assert not {30, 40, 50} & {p for p in params if isinstance(p, int)}
+
+
+def test_a_common_value_finds_what_equality_finds(world):
+    from django.db import connection
+
+    from tongxin.demands.models import Demand, State
+    from tongxin.demands.testing import submit
+
+    submit(world.household_a1, title="仁和的诉求")
+    for state in (State.SUBMITTED, State.CLOSED):
+        common = Demand.objects.filter(state__common=state)
+        assert list(common) == list(Demand.objects.filter(state=state))
+        sql = str(common.query)
+        # SQLite is told most rows have it; elsewhere a plain equality.
+        assert ("likelihood(" in sql) == (connection.vendor == "sqlite")

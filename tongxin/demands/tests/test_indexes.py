@@ -4,6 +4,8 @@ on SQLite and on PostgreSQL."""
 
 from __future__ import annotations
 
+from contextlib import contextmanager
+
 import pytest
 from django.db import connection
 
@@ -99,6 +101,13 @@ DISTRICT_STATS = {
     "demands_dem_communi_58648a_idx": "1000000 16667 1",
     "demands_dem_state_7cdf7f_idx": "1000000 111112 1",
     "demand_keyset": "1000000 1 1",
+    "demands_demand_area_id_0d392563": "1000000 432",
+    "demands_demand_category_id_605cc409": "1000000 71429",
+}
+# ... and of the district's areas.
+DISTRICT_AREA_STATS = {
+    "areas_area_level_d33873_idx": "117714 19619 1",
+    "sqlite_autoindex_areas_area_1": "117714 1",
 }
 
 
@@ -122,19 +131,58 @@ def test_a_districts_yellow_count_reads_the_index_alone(db):
     sql, params = yellow.order_by().values("pk").query.sql_with_params()
     if connection.vendor != "sqlite":
         return  # PostgreSQL's choice needs a district's statistics (bench/README)
+    with district_statistics():
+        plan = _plan(f"SELECT COUNT(*) FROM ({sql})", list(params))
+    assert "COVERING INDEX demand_work_lights (community_id=? AND state=? AND deadline>?)" in plan
+
+
+@contextmanager
+def district_statistics():
+    """SQLite's planner with a district's sqlite_stat1 for the demands and the areas."""
     with connection.cursor() as cursor:
         cursor.execute("ANALYZE")  # makes sqlite_stat1
-        cursor.execute("DELETE FROM sqlite_stat1 WHERE tbl = 'demands_demand'")
-        for index, stat in DISTRICT_STATS.items():
-            cursor.execute(
-                "INSERT INTO sqlite_stat1 (tbl, idx, stat) VALUES ('demands_demand', %s, %s)",
-                [index, stat],
-            )
+        for table, stats in (
+            ("demands_demand", DISTRICT_STATS),
+            ("areas_area", DISTRICT_AREA_STATS),
+        ):
+            cursor.execute("DELETE FROM sqlite_stat1 WHERE tbl = %s", [table])
+            for index, stat in stats.items():
+                cursor.execute(
+                    "INSERT INTO sqlite_stat1 (tbl, idx, stat) VALUES (%s, %s, %s)",
+                    [table, index, stat],
+                )
         cursor.execute("ANALYZE sqlite_schema")  # the planner reads them again
     try:
-        plan = _plan(f"SELECT COUNT(*) FROM ({sql})", list(params))
+        yield
     finally:  # the connection's planner keeps them past the test's rollback otherwise
         with connection.cursor() as cursor:
             cursor.execute("DELETE FROM sqlite_stat1")
             cursor.execute("ANALYZE sqlite_schema")
-    assert "COVERING INDEX demand_work_lights (community_id=? AND state=? AND deadline>?)" in plan
+
+
+def test_a_page_of_a_streets_closed_demands_walks_the_ledgers_index(world):
+    """已回访, where every demand ends (95 % of a district's million): a page of them is
+    read along the ledger's own index, newest first, 31 rows. SQLite, which keeps no
+    count per value, fetched every closed demand of the street by the index of community
+    and state and sorted them (a district: 2.1 s a page, a street 0.3 s)."""
+    from django.utils import timezone
+
+    from tongxin.accounts.scope import scope_for
+    from tongxin.demands import ledger
+    from tongxin.demands.models import State
+
+    user, now = world.street_office, timezone.now()
+    (part,) = scope_for(user).page_parts(user)
+    closed = ledger.LedgerFilter(state=State.CLOSED)
+    page = ledger.for_page(closed.apply(part, now, paged=True)).order_by("-created_at", "-id")
+    # The same rows as the plain filter, counted the plain way.
+    assert list(page[:31]) == list(
+        part.filter(state=State.CLOSED).order_by("-created_at", "-id")[:31]
+    )
+    assert "likelihood" not in str(closed.apply(part, now).query)
+    if connection.vendor != "sqlite":
+        return  # PostgreSQL keeps a count per value
+    sql, params = page[:31].query.sql_with_params()
+    with district_statistics():
+        plan = _plan(sql, list(params))
+    assert "demand_keyset" in plan and "MULTI-INDEX OR" not in plan, plan
