@@ -17,6 +17,8 @@ import re
 import secrets
 import threading
 import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
 
 from django.db import connection, transaction
 from django.http import HttpRequest, HttpResponse
@@ -72,13 +74,17 @@ def rows(request: HttpRequest) -> HttpResponse:
 _NEW = (str, uuid.UUID)  # the types of the values made new for each row
 
 
+@dataclass(frozen=True)
 class _Intake:
     """An intake's INSERTs as it sent them: (SQL, values, where the demand's key goes,
-    whether it returns rows), and the values that must be new each time (unique in their tables)."""
+    whether it returns rows), and the values that must be new each time (unique in
+    their tables), with how a new job id is written."""
 
-    def __init__(self, sql: list, code: str, token: str, job, job_value) -> None:
-        self.sql, self.code, self.token, self.job = sql, code, token, job
-        self.job_value = job_value
+    sql: list
+    code: str
+    token: str
+    job: object
+    job_value: Callable
 
 
 _INTAKES: dict[str, _Intake] = {}
